@@ -1,0 +1,169 @@
+/**
+ * A switch port over a Node byte stream (Unix socket, vsock, any Duplex) with a length-prefix
+ * framing. Input: every chunk is decoded in one pass and each frame goes to the switch as a view.
+ * Output: frames are written back to back, prefix included, into a batch buffer the port owns;
+ * the batch goes out as one `write()` at the end of the current turn (a microtask), so a burst of
+ * frames costs one syscall. Backpressure: while the socket's queue is over the high-water mark,
+ * `reserve` answers -1 (the producer drops and TCP retransmits, or waits for `onDrain`), so a slow
+ * NIC cannot grow memory without bound.
+ * @module
+ */
+import type { Duplex } from 'node:stream';
+import { PortCounters, deliverByCopy, type SwitchPort } from '../switch/port.js';
+import type { DropCode } from '../wire/drop.js';
+import { FrameDecoder, type Framing, type FramingError } from './framing.js';
+
+/** Default cap on bytes queued toward one NIC before frames are dropped. */
+export const DEFAULT_TX_HIGH_WATER = 4 * 1024 * 1024;
+const BATCH = 512 * 1024;
+
+/** Options of a {@link StreamPort}. */
+export interface StreamPortOptions {
+  name: string;
+  framing: Framing;
+  /** Largest frame in either direction (e.g. MTU + 14). */
+  maxFrame: number;
+  /** Bytes queued toward the NIC before frames are dropped. */
+  txHighWater?: number;
+  /** Bytes that arrived with the handshake and belong to the frame stream. */
+  initial?: Uint8Array;
+}
+
+/** Why a stream port closed. */
+export type StreamPortCloseReason =
+  | { kind: 'eof'; message: string }
+  | { kind: 'error'; message: string; cause?: unknown }
+  | { kind: 'framing'; message: string; error: FramingError }
+  | { kind: 'closed'; message: string };
+
+/** A NIC attached through a framed byte stream. */
+export class StreamPort implements SwitchPort {
+  id = 0;
+  readonly name: string;
+  readonly maxFrame: number;
+  readonly counters = new PortCounters();
+  onDrain: (() => void) | undefined;
+  /** Frame sink: the switch's input, bound at attach time. */
+  onFrame: (port: StreamPort, b: Uint8Array, off: number, len: number) => void = () => {};
+  /** Called once when the stream ends for any reason. */
+  onClose: ((reason: StreamPortCloseReason) => void) | undefined;
+
+  txBuf: Buffer = Buffer.allocUnsafeSlow(BATCH);
+  private used = 0;
+  /** End of the bytes of `txBuf` already handed to the socket. */
+  private sent = 0;
+  private flushQueued = false;
+  private closed = false;
+  private readonly highWater: number;
+  private readonly framing: Framing;
+  private readonly decoder: FrameDecoder;
+  private readonly flushFn = (): void => this.flush();
+  private draining = false;
+
+  constructor(
+    private readonly stream: Duplex,
+    opts: StreamPortOptions,
+  ) {
+    this.name = opts.name;
+    this.maxFrame = opts.maxFrame;
+    this.framing = opts.framing;
+    this.highWater = opts.txHighWater ?? DEFAULT_TX_HIGH_WATER;
+    this.decoder = new FrameDecoder(
+      opts.framing,
+      opts.maxFrame,
+      (b, off, len) => this.onFrame(this, b, off, len),
+      (e) => this.close({ kind: 'framing', message: `${this.name}: ${e.message}`, error: e }),
+    );
+    this.initial = opts.initial;
+  }
+
+  private initial: Uint8Array | undefined;
+
+  /** Starts reading. Call after the port is attached to a switch. */
+  start(): void {
+    const s = this.stream;
+    s.on('data', (chunk: Buffer) => {
+      // One guard per input loop: a bug downstream closes this NIC only (style.md §5.4).
+      try {
+        this.decoder.push(chunk);
+      } catch (e) {
+        this.close({ kind: 'error', message: `${this.name}: internal error while handling a frame: ${String(e)}`, cause: e });
+      }
+    });
+    s.on('end', () => {
+      const torn = this.decoder.pending;
+      this.close({ kind: 'eof', message: torn > 0 ? `${this.name}: peer closed mid-frame (${torn} bytes pending)` : `${this.name}: peer closed` });
+    });
+    s.on('error', (e) => this.close({ kind: 'error', message: `${this.name}: ${e.message}`, cause: e }));
+    s.on('close', () => this.close({ kind: 'closed', message: `${this.name}: stream closed` }));
+    s.on('drain', () => {
+      if (this.draining) {
+        this.draining = false;
+        this.onDrain?.();
+      }
+    });
+    if (this.initial !== undefined && this.initial.length > 0) {
+      const b = this.initial;
+      this.initial = undefined;
+      this.decoder.push(b);
+    }
+  }
+
+  get writable(): boolean {
+    return !this.closed && this.stream.writableLength + (this.used - this.sent) < this.highWater;
+  }
+
+  reserve(len: number): number {
+    if (this.closed) return -1;
+    const pending = this.used - this.sent;
+    if (this.stream.writableLength + pending >= this.highWater) {
+      this.draining = true;
+      return -1;
+    }
+    const p = this.framing.prefix;
+    if (this.used + p + len > this.txBuf.length) {
+      this.flush();
+      // The socket keeps a reference to what it was given; start a fresh batch buffer.
+      this.txBuf = Buffer.allocUnsafeSlow(Math.max(BATCH, p + len));
+      this.used = 0;
+      this.sent = 0;
+    }
+    return this.used + p;
+  }
+
+  commit(off: number, len: number): void {
+    this.framing.write(this.txBuf, off - this.framing.prefix, len);
+    this.used = off + len;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushFn);
+    }
+  }
+
+  deliver(b: Uint8Array, off: number, len: number): DropCode {
+    return deliverByCopy(this, b, off, len);
+  }
+
+  /** Writes out everything committed so far. */
+  flush(): void {
+    this.flushQueued = false;
+    if (this.used === this.sent || this.closed) return;
+    const ok = this.stream.write(this.txBuf.subarray(this.sent, this.used));
+    this.sent = this.used;
+    if (!ok) this.draining = true;
+  }
+
+  /** Ends the stream and reports why (once). */
+  close(reason: StreamPortCloseReason = { kind: 'closed', message: `${this.name}: closed locally` }): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.decoder.fail({ kind: 'frame-empty', message: 'closed', length: 0 });
+    this.stream.destroy();
+    this.onClose?.(reason);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
