@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { okOf } from '../qemu/support.js';
 import { buildHyperkitArgv } from '../../../adapters/hyperkit/argv.js';
 import { linuxkitHyperkitOptions } from '../../../adapters/hyperkit/linuxkit.js';
 import type { HyperkitOptions } from '../../../adapters/hyperkit/options.js';
@@ -64,7 +65,7 @@ spec('linuxkit flags -networking vpnkit -ip 192.168.65.10 -vsock-ports 2376 map 
     vsockPorts: [2376],
   });
   assert.ok(o.isOk());
-  assert.equal(argv(o._unsafeUnwrap()), SPEC_EXAMPLE);
+  assert.equal(argv(okOf(o)), SPEC_EXAMPLE);
 });
 
 spec.run();

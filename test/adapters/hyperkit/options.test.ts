@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { okOf, errOf } from '../qemu/support.js';
 import { buildHyperkitArgv } from '../../../adapters/hyperkit/argv.js';
 import {
   isDottedQuad,
@@ -15,7 +16,7 @@ const ok = { kernel: '/k', initrd: '/i' };
 function rejects(o: HyperkitOptions, field: string, problem: HyperkitOptionProblem): void {
   const r = buildHyperkitArgv(o);
   assert.ok(r.isErr(), `expected ${field}/${problem} to be rejected`);
-  const e = r._unsafeUnwrapErr();
+  const e = errOf(r);
   assert.is(e.kind, 'invalid-vm-options');
   assert.is(e.field, field);
   assert.is(e.problem, problem);
@@ -27,7 +28,7 @@ test('the baseline used below is valid', () => {
 });
 
 test('defaults: 1 CPU, 1024 MiB, guest CID 3, stdio console, rng on', () => {
-  const r = validateHyperkitOptions({ ...ok, stateDir: '/s', vsock: {} })._unsafeUnwrap();
+  const r = okOf(validateHyperkitOptions({ ...ok, stateDir: '/s', vsock: {} }));
   assert.is(r.cpus, 1);
   assert.is(r.memoryMiB, 1024);
   assert.is(r.vsock?.guestCid, 3);
