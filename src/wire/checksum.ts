@@ -6,14 +6,77 @@
  */
 
 /**
+ * Byte ranges shorter than this are summed a byte pair at a time: below it, creating the
+ * `Uint32Array` view costs more than the word loop saves (measured break-even ~150-200 bytes).
+ */
+const WORD_PATH_MIN = 192;
+/** Words per block of the word loop; each block's sum stays below 2^53, so it is exact. */
+const BLOCK_WORDS = 1 << 20;
+/** The word loop reads host-order words; it is written for little-endian hosts (all Node targets). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
  * Adds the bytes `b[off, off+len)` as big-endian 16-bit words to `sum` (an odd trailing byte is
- * padded with zero, RFC 1071 §4.1). Returns the unfolded sum.
+ * padded with zero, RFC 1071 §4.1). Returns an unfolded sum: compare or finish it through
+ * {@link fold}, {@link finish} or `% 0xffff`, which give the word-by-word result exactly. (The
+ * raw number may differ from a plain word-by-word total by a multiple of 0xffff; it is zero only
+ * when `sum` is zero and every byte is zero, so fold() never confuses +0 and -0.)
+ *
+ * Speed (RFC 1071 §2): long ranges are read as aligned little-endian 32-bit words through a
+ * `Uint32Array` over the same memory. Modulo 0xffff a 32-bit word is the sum of its two 16-bit
+ * halves (§2(C), 2^16 ≡ 1), and the one's-complement sum is byte-order independent (§2(B)):
+ * summing little-endian words gives the byte-swapped sum when the range starts at an even
+ * absolute address, and the sum itself when it starts at an odd one (then every data word
+ * straddles two host words the other way round). Unaligned head and tail bytes are added with the
+ * same per-address weight (1 at even addresses, 256 at odd ones), so any offset and length work.
+ * Measured with `test/bench/wire-checksum.bench.ts` on Node 20 (AMD EPYC, shared 2-vCPU VM,
+ * medians; the machine was busy, so treat these as ratios): byte-pair loop 1.5-1.7 GB/s at
+ * 1500 and 65535 bytes; word loop ~5-6 GB/s at 1500 bytes and ~8-9 GB/s at 65535 bytes.
  */
 export function sumBytes(b: Uint8Array, off: number, len: number, sum = 0): number {
+  if (len < WORD_PATH_MIN || !LITTLE_ENDIAN || off < 0 || off + len > b.length) return sumBytePairs(b, off, len, sum);
+  const base = b.byteOffset;
+  const end = off + len;
+  let i = off;
+  // `acc` weighs each byte 1 at an even absolute address and 256 at an odd one, like a
+  // little-endian word read does.
+  let acc = 0;
+  while (((base + i) & 3) !== 0) {
+    acc += ((base + i) & 1) === 0 ? b[i]! : b[i]! << 8;
+    i++;
+  }
+  const words = (end - i) >>> 2;
+  const w = new Uint32Array(b.buffer, base + i, words);
+  let k = 0;
+  while (k < words) {
+    const stop = Math.min(words, k + BLOCK_WORDS);
+    const stop8 = stop - ((stop - k) & 7);
+    // Two accumulators let the CPU overlap the additions.
+    let a0 = 0;
+    let a1 = 0;
+    while (k < stop8) {
+      a0 += w[k]! + w[k + 1]! + w[k + 2]! + w[k + 3]!;
+      a1 += w[k + 4]! + w[k + 5]! + w[k + 6]! + w[k + 7]!;
+      k += 8;
+    }
+    while (k < stop) a0 += w[k++]!;
+    acc = fold(acc + a0 + a1);
+  }
+  i += words * 4;
+  while (i < end) {
+    acc += ((base + i) & 1) === 0 ? b[i]! : b[i]! << 8;
+    i++;
+  }
+  const f = fold(acc);
+  // Even start: data words are big-endian pairs (even, odd) but were weighed (1, 256): swap.
+  return sum + (((base + off) & 1) === 0 ? ((f & 0xff) << 8) | (f >>> 8) : f);
+}
+
+/** The plain loop: big-endian byte pairs, unrolled by four words. */
+function sumBytePairs(b: Uint8Array, off: number, len: number, sum: number): number {
   let i = off;
   const end = off + len;
   const end8 = off + (len & ~7);
-  // Unrolled by four words: the per-frame cost is dominated by this loop for large segments.
   while (i < end8) {
     sum += ((b[i]! << 8) | b[i + 1]!) + ((b[i + 2]! << 8) | b[i + 3]!) + ((b[i + 4]! << 8) | b[i + 5]!) + ((b[i + 6]! << 8) | b[i + 7]!);
     i += 8;

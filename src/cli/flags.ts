@@ -1,0 +1,129 @@
+/**
+ * `vnetkit serve` flags (cli.md) → network options and serve settings. Every bad flag yields one
+ * typed error whose message names the flag; nothing here touches the system.
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import { err, ok, type Result } from 'neverthrow';
+import { vnetError, type VnetError } from '../errors.js';
+import { isLogLevel, type LogLevel } from '../logger.js';
+import type { NetworkOptions, Reservation } from '../options.js';
+
+/** A parsed `--expose [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp]`. */
+export interface ExposeSpec {
+  hostIp: string;
+  hostPort: number;
+  guestIp: string;
+  guestPort: number;
+  protocol: 'tcp' | 'udp';
+}
+
+/** What `serve` should do. */
+export interface ServeConfig {
+  network: NetworkOptions;
+  qemu: string[];
+  ethernet: string[];
+  expose: ExposeSpec[];
+  control: string | undefined;
+  json: boolean;
+  logLevel: LogLevel;
+}
+
+/** A bad command line. */
+export type FlagError = VnetError<'bad-flag'> & { flag: string };
+
+const badFlag = (flag: string, message: string): Result<never, FlagError> => err(vnetError('bad-flag', `${flag}: ${message}`, { flag }));
+
+const options = {
+  qemu: { type: 'string', multiple: true },
+  ethernet: { type: 'string', multiple: true },
+  subnet: { type: 'string' },
+  'gateway-ip': { type: 'string' },
+  'host-ip': { type: 'string' },
+  'no-host-loopback': { type: 'boolean' },
+  'lowest-ip': { type: 'string' },
+  'highest-ip': { type: 'string' },
+  reserve: { type: 'string', multiple: true },
+  leases: { type: 'string' },
+  'dns-upstream': { type: 'string', multiple: true },
+  domain: { type: 'string' },
+  allow: { type: 'string', multiple: true },
+  deny: { type: 'string', multiple: true },
+  expose: { type: 'string', multiple: true },
+  control: { type: 'string' },
+  mtu: { type: 'string' },
+  pcap: { type: 'string' },
+  json: { type: 'boolean' },
+  'log-level': { type: 'string' },
+} as const;
+
+/** Parses one `--expose` value. */
+export function parseExpose(s: string): Result<ExposeSpec, FlagError> {
+  const m = /^(?:(\d+\.\d+\.\d+\.\d+|localhost|\[[0-9a-fA-F:]+\]):)?(\d+):(\d+\.\d+\.\d+\.\d+):(\d+)(?:\/(tcp|udp))?$/.exec(s);
+  if (m === null) return badFlag('--expose', `expected [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp], got ${s}`);
+  const hostPort = Number(m[2]);
+  const guestPort = Number(m[4]);
+  if (hostPort > 65535) return badFlag('--expose', `host port out of range in ${s}`);
+  if (guestPort < 1 || guestPort > 65535) return badFlag('--expose', `guest port out of range in ${s}`);
+  const hostIp = m[1] === undefined ? '127.0.0.1' : m[1].replace(/^\[|\]$/g, '');
+  return ok({ hostIp, hostPort, guestIp: m[3]!, guestPort, protocol: (m[5] as 'tcp' | 'udp' | undefined) ?? 'tcp' });
+}
+
+/** Parses one `--reserve KEY=IP` value (KEY is a MAC or a UUID). */
+export function parseReserve(s: string): Result<Reservation, FlagError> {
+  const eq = s.lastIndexOf('=');
+  if (eq < 0) return badFlag('--reserve', `expected MAC=IP or UUID=IP, got ${s}`);
+  const key = s.slice(0, eq);
+  const ip = s.slice(eq + 1);
+  if (/^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i.test(key)) return ok({ mac: key, ip });
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(key)) return ok({ uuid: key, ip });
+  return badFlag('--reserve', `key must be a MAC or a UUID, got ${key}`);
+}
+
+/** Parses `serve`'s arguments (without the `serve` word). */
+export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> {
+  let v;
+  try {
+    v = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const flag = /'(-{1,2}[^' ]+)/.exec(msg)?.[1] ?? 'arguments';
+    return badFlag(flag, msg.replace(/\. To specify.*$/s, ''));
+  }
+  const network: NetworkOptions = {};
+  if (v.subnet !== undefined) network.subnet = v.subnet;
+  if (v['gateway-ip'] !== undefined) network.gatewayIp = v['gateway-ip'];
+  if (v['host-ip'] !== undefined) network.hostIp = v['host-ip'];
+  if (v['no-host-loopback']) network.hostIp = false;
+  if (v['lowest-ip'] !== undefined) network.lowestIp = v['lowest-ip'];
+  if (v['highest-ip'] !== undefined) network.highestIp = v['highest-ip'];
+  if (v.leases !== undefined) network.leasesFile = v.leases;
+  if (v['dns-upstream'] !== undefined) network.dnsUpstreams = v['dns-upstream'];
+  if (v.domain !== undefined) network.domain = v.domain;
+  if (v.allow !== undefined) network.allow = v.allow;
+  if (v.deny !== undefined) network.deny = v.deny;
+  if (v.pcap !== undefined) network.pcap = v.pcap;
+  if (v.mtu !== undefined) {
+    if (!/^\d+$/.test(v.mtu)) return badFlag('--mtu', `not a number: ${v.mtu}`);
+    network.mtu = Number(v.mtu);
+  }
+  const reservations: Reservation[] = [];
+  for (const r of v.reserve ?? []) {
+    const p = parseReserve(r);
+    if (p.isErr()) return err(p.error);
+    reservations.push(p.value);
+  }
+  if (reservations.length > 0) network.reservations = reservations;
+  const expose: ExposeSpec[] = [];
+  for (const e of v.expose ?? []) {
+    const p = parseExpose(e);
+    if (p.isErr()) return err(p.error);
+    expose.push(p.value);
+  }
+  const logLevel = v['log-level'] ?? 'info';
+  if (!isLogLevel(logLevel)) return badFlag('--log-level', `expected error, warn, info or debug, got ${logLevel}`);
+  const qemu = v.qemu ?? [];
+  const ethernet = v.ethernet ?? [];
+  if (qemu.length === 0 && ethernet.length === 0) return badFlag('--qemu', 'give at least one --qemu PATH or --ethernet PATH to listen on');
+  return ok({ network, qemu, ethernet, expose, control: v.control, json: v.json ?? false, logLevel });
+}

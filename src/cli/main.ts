@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * The `vnetkit` command. Subcommands: `serve` (cli.md). Exit codes: 0 clean shutdown, 1 runtime
+ * failure (a socket could not be bound), 2 bad command line.
+ * @module
+ */
+import { parseServeFlags } from './flags.js';
+import { serve } from './serve.js';
+
+const USAGE = `usage: vnetkit serve (--qemu PATH | --ethernet PATH)... [options]
+  --qemu PATH               listen for QEMU -netdev stream clients (repeatable)
+  --ethernet PATH           listen for HyperKit virtio-vpnkit clients (repeatable)
+  --subnet CIDR  --gateway-ip IP  --host-ip IP  --no-host-loopback
+  --lowest-ip IP  --highest-ip IP  --reserve MAC|UUID=IP  --leases FILE
+  --dns-upstream IP[:PORT]  --domain NAME  --allow CIDR  --deny CIDR
+  --expose [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp]  --control PATH
+  --mtu N  --pcap FILE  --json  --log-level error|warn|info|debug
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd !== 'serve') {
+    process.stderr.write(`vnetkit: unknown command: ${cmd}\n${USAGE}`);
+    return 2;
+  }
+  const cfg = parseServeFlags(rest);
+  if (cfg.isErr()) {
+    process.stderr.write(`vnetkit: ${cfg.error.message}\n`);
+    return 2;
+  }
+  return serve(cfg.value, {
+    out: process.stdout,
+    err: process.stderr,
+    onSignal: (h) => {
+      process.once('SIGINT', () => h('SIGINT'));
+      process.once('SIGTERM', () => h('SIGTERM'));
+    },
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Stop anything still holding the loop (an idle socket a guest never closed).
+    setImmediate(() => process.exit(code));
+  },
+  (e: unknown) => {
+    process.stderr.write(`vnetkit: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

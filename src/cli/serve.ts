@@ -1,0 +1,70 @@
+/**
+ * `vnetkit serve`: one VirtualNetwork in the foreground until SIGINT/SIGTERM (cli.md). Prints a
+ * line containing `ready` once every listener is bound; with `--json`, events as JSON lines.
+ * @module
+ */
+import { streamLogger } from '../logger.js';
+import { VirtualNetwork } from '../virtual-network.js';
+import type { ServeConfig } from './flags.js';
+
+/** Output streams and process hooks, injectable for tests. */
+export interface ServeIo {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  /** Registers a handler for termination signals. */
+  onSignal: (handler: (signal: string) => void) => void;
+}
+
+/** Runs `serve` until a signal; resolves with the exit code. */
+export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
+  const logger = streamLogger(cfg.logLevel, io.err);
+  const created = VirtualNetwork.create({ ...cfg.network, logger });
+  if (created.isErr()) {
+    io.err.write(`vnetkit: ${created.error.message}\n`);
+    return 2;
+  }
+  const net = created.value;
+  const emit = (event: string, data: object): void => {
+    if (cfg.json) io.out.write(`${JSON.stringify({ event, ...data })}\n`);
+  };
+  net.on('nic-attached', (e) => emit('nic-attached', e));
+  net.on('nic-detached', (e) => emit('nic-detached', e));
+  net.on('lease', (e) => emit('lease', e));
+  net.on('release', (e) => emit('release', e));
+  net.on('error', (e) => {
+    emit('error', { kind: e.kind, message: e.message });
+    if (!cfg.json) logger.error(e.message);
+  });
+
+  const fail = async (message: string): Promise<number> => {
+    io.err.write(`vnetkit: ${message}\n`);
+    await net.close();
+    return 1;
+  };
+  for (const p of cfg.qemu) {
+    const r = await net.listenQemu(p);
+    if (r.isErr()) return fail(r.error.message);
+  }
+  for (const p of cfg.ethernet) {
+    const r = await net.listenHyperkit(p);
+    if (r.isErr()) return fail(r.error.message);
+  }
+  for (const e of cfg.expose) {
+    const r = await net.exposePort({ guest: e.guestIp, guestPort: e.guestPort, hostIp: e.hostIp, hostPort: e.hostPort, protocol: e.protocol });
+    if (r.isErr()) return fail(r.error.message);
+  }
+  if (cfg.control !== undefined) {
+    const r = await net.serveControl(cfg.control);
+    if (r.isErr()) return fail(r.error.message);
+  }
+
+  const sockets = { qemu: cfg.qemu, ethernet: cfg.ethernet, ...(cfg.control !== undefined ? { control: cfg.control } : {}) };
+  if (cfg.json) emit('ready', sockets);
+  else io.out.write(`vnetkit ready: gateway ${net.gatewayAddress}, listening on ${[...cfg.qemu, ...cfg.ethernet].join(', ')}\n`);
+
+  const signal = await new Promise<string>((resolve) => io.onSignal(resolve));
+  logger.info(`${signal}: shutting down`);
+  await net.close();
+  emit('stopped', { signal });
+  return 0;
+}

@@ -1,0 +1,49 @@
+/**
+ * The typed events of a VirtualNetwork (eventemitter3). Emitted only from the facade; inner layers
+ * make plain calls.
+ * @module
+ */
+import type { VnetError } from './errors.js';
+
+/** A NIC joined the bridge. */
+export interface NicAttachedEvent {
+  id: number;
+  name: string;
+  transport: 'qemu' | 'vmnet' | 'stdio' | 'tap';
+  /** The NIC's MAC when the transport tells it (vmnet), else learnt from its first frame. */
+  mac?: string;
+  uuid?: string;
+}
+
+/** A NIC left the bridge. */
+export interface NicDetachedEvent {
+  id: number;
+  name: string;
+  reason: string;
+}
+
+/** A DHCP lease was granted or renewed. */
+export interface LeaseEvent {
+  ip: string;
+  mac: string;
+  uuid?: string;
+  hostname?: string;
+  /** Absolute expiry, ms since the epoch. */
+  expiresAt: number;
+}
+
+/** A lease was released by its client. */
+export interface ReleaseEvent {
+  ip: string;
+  mac: string;
+}
+
+/** Events of {@link VirtualNetwork}. */
+export interface VirtualNetworkEvents {
+  'nic-attached': (e: NicAttachedEvent) => void;
+  'nic-detached': (e: NicDetachedEvent) => void;
+  lease: (e: LeaseEvent) => void;
+  release: (e: ReleaseEvent) => void;
+  /** Something failed that is not the caller's direct fault: a handshake, a NIC, a lease conflict. */
+  error: (e: VnetError) => void;
+}

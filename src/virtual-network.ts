@@ -1,0 +1,258 @@
+/**
+ * A VirtualNetwork: one L2 bridge with a user-space gateway on it. Reading the constructor is
+ * reading the architecture: options → switch → gateway stack (neighbours, IPv4 output, ARP, ICMP,
+ * UDP, TCP) → services (DHCP, DNS) → forwarders (outbound NAT, exposed ports) → transports.
+ * Packets flow one way: transport → switch → gateway → services/forward.
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { Duplex } from 'node:stream';
+import { err, errAsync, ok, okAsync, type ResultAsync, type Result } from 'neverthrow';
+import { vnetError, type VnetError } from './errors.js';
+import type { VirtualNetworkEvents } from './events.js';
+import { silentLogger, type Logger } from './logger.js';
+import { Nic, type NicStats, type NicTransport } from './nic.js';
+import { resolveOptions, type NetworkOptions, type OptionsError, type ResolvedOptions } from './options.js';
+import { systemRuntime, type Runtime } from './runtime/runtime.js';
+import { ArpResponder } from './stack/arp.js';
+import { Gateway } from './stack/gateway.js';
+import { IcmpLayer } from './stack/icmp.js';
+import { Ipv4Output } from './stack/ip-output.js';
+import { Neighbours } from './stack/neighbours.js';
+import { UdpLayer } from './stack/udp.js';
+import { Switch } from './switch/switch.js';
+import { qemuFraming, u16leFraming, type Framing } from './transports/framing.js';
+import { StreamPort, type StreamPortCloseReason } from './transports/stream-port.js';
+import { listenUnix, type ListenError, type UnixListener } from './transports/unix-listener.js';
+import { formatIpv4, formatMac } from './wire/address.js';
+import { Drop, dropCountsToObject } from './wire/drop.js';
+import { ETH_HLEN } from './wire/ethernet.js';
+import type { FrameInfo } from './wire/frame-info.js';
+import { PcapWriter } from './wire/pcap.js';
+
+/** Options of {@link VirtualNetwork.attach}. */
+export interface AttachOptions {
+  framing: 'qemu' | 'stdio';
+  /** Label in logs and stats. */
+  name?: string;
+}
+
+/** Errors of {@link VirtualNetwork.attach}. */
+export type AttachError = VnetError<'network-closed'>;
+
+/** A snapshot of the network's counters (`GET /stats`). */
+export interface NetworkStats {
+  nics: NicStats[];
+  gateway: { drops: Record<string, number>; arpReplies: number; echoReplies: number; icmpErrors: number; echoDropped: number };
+  macTableSize: number;
+}
+
+/** One L2 bridge and its gateway. */
+export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
+  readonly options: ResolvedOptions;
+  readonly runtime: Runtime;
+  readonly logger: Logger;
+  /** The bridge (advanced use: attach custom ports). */
+  readonly switch: Switch;
+  readonly neighbours: Neighbours;
+  readonly gateway: Gateway;
+  /** @internal the gateway's layers, for services and forwarders */
+  readonly ipOut: Ipv4Output;
+  readonly icmp: IcmpLayer;
+  readonly udp: UdpLayer;
+  private readonly arp: ArpResponder;
+  private readonly nics = new Map<number, Nic>();
+  private readonly unixListeners = new Set<UnixListener>();
+  private pcap: PcapWriter | undefined;
+  private closed = false;
+  private nextNicSeq = 1;
+  /** TCP segments from guests; replaced when the TCP endpoint is wired. */
+  private tcpInput: (info: FrameInfo) => void = () => {
+    this.gateway.counters.drop(Drop.Unsupported);
+  };
+
+  private constructor(options: ResolvedOptions, runtime: Runtime, logger: Logger) {
+    super();
+    this.options = options;
+    this.runtime = runtime;
+    this.logger = logger;
+    const o = options;
+    this.switch = new Switch({ clock: runtime.clock });
+    this.neighbours = new Neighbours(runtime.clock);
+    this.ipOut = new Ipv4Output(this.switch, this.neighbours, o.gatewayMac, o.gatewayIp, o.mtu);
+    const owns = (ip: number): boolean => ip === o.gatewayIp || (o.hostIp >= 0 && ip === o.hostIp);
+    this.gatewayOwns = owns;
+    this.icmp = new IcmpLayer(this.ipOut, owns);
+    this.udp = new UdpLayer(this.ipOut);
+    this.arp = new ArpResponder(this.switch, this.neighbours, o.gatewayMac, owns, (ip) => this.gateway.isGuestAddress(ip));
+    this.gateway = new Gateway(
+      { subnet: o.subnet, gatewayIp: o.gatewayIp, hostIp: o.hostIp },
+      this.neighbours,
+      { arp: this.arp, icmp: this.icmp, udp: this.udp, tcp: (info) => this.tcpInput(info) },
+      o.verifyChecksums,
+    );
+    this.switch.attachLocal(this.gateway, o.gatewayMac);
+  }
+
+  private readonly gatewayOwns: (ip: number) => boolean;
+
+  /** Creates a network from options (see {@link NetworkOptions}); nothing listens until asked. */
+  static create(options: NetworkOptions = {}): Result<VirtualNetwork, OptionsError | VnetError<'pcap-open-failed'>> {
+    const r = resolveOptions(options);
+    if (r.isErr()) return err(r.error);
+    const net = new VirtualNetwork(r.value, options.runtime ?? systemRuntime(), options.logger ?? silentLogger);
+    if (r.value.pcap !== undefined) {
+      const c = net.capture(r.value.pcap);
+      if (c.isErr()) return err(c.error);
+    }
+    return ok(net);
+  }
+
+  /** Listens on a Unix socket for QEMU `-netdev stream` clients (u32 BE framing, protocols.md §6). */
+  listenQemu(path: string): ResultAsync<UnixListener, ListenError | AttachError> {
+    return this.listen(path, (s) => {
+      const r = this.attachStream(s, qemuFraming, 'qemu', `qemu:${path}`);
+      if (r.isErr()) s.destroy();
+    });
+  }
+
+  /** Attaches any duplex byte stream as a NIC with the given framing. */
+  attach(stream: Duplex, opts: AttachOptions): Result<Nic, AttachError> {
+    const framing = opts.framing === 'qemu' ? qemuFraming : u16leFraming;
+    return this.attachStream(stream, framing, opts.framing, opts.name ?? `${opts.framing}:stream`);
+  }
+
+  /**
+   * Attaches a framed stream. `initial` holds bytes that arrived with a handshake; `mac`/`uuid`
+   * come from vmnet. @internal (used by transports)
+   */
+  attachStream(
+    stream: Duplex,
+    framing: Framing,
+    transport: NicTransport,
+    label: string,
+    extra: { initial?: Uint8Array; mac?: number; uuid?: string; maxFrame?: number } = {},
+  ): Result<Nic, AttachError> {
+    if (this.closed) return err(vnetError('network-closed', 'the network is closed'));
+    const maxFrame = extra.maxFrame ?? this.options.mtu + ETH_HLEN;
+    const port = new StreamPort(stream, {
+      name: `${label}#${this.nextNicSeq++}`,
+      framing,
+      maxFrame,
+      ...(extra.initial !== undefined ? { initial: extra.initial } : {}),
+    });
+    const nic = new Nic(port, transport, extra.uuid, (n, reason) => this.detachNic(n, reason));
+    if (extra.mac !== undefined) nic.mac = extra.mac;
+    this.switch.attach(port);
+    this.nics.set(port.id, nic);
+    port.onFrame = (p, b, off, len) => this.switch.input(p, b, off, len);
+    port.onClose = (reason: StreamPortCloseReason) => {
+      if (reason.kind === 'framing' || reason.kind === 'error') {
+        this.logger.warn(reason.message);
+        this.emit('error', vnetError('nic-failed', reason.message, { cause: reason }));
+      }
+      this.detachNic(nic, reason.message);
+    };
+    port.start();
+    this.logger.info(`NIC ${port.name} attached (${transport}${extra.uuid ? `, uuid ${extra.uuid}` : ''})`);
+    this.emit('nic-attached', {
+      id: port.id,
+      name: port.name,
+      transport,
+      ...(extra.mac !== undefined ? { mac: formatMac(extra.mac) } : {}),
+      ...(extra.uuid !== undefined ? { uuid: extra.uuid } : {}),
+    });
+    return ok(nic);
+  }
+
+  /** Listens for HyperKit virtio-vpnkit clients (vmnet protocol). TODO(lead): wire src/transports/vmnet. */
+  listenHyperkit(path: string): ResultAsync<UnixListener, VnetError> {
+    return errAsync(vnetError('unsupported', `--ethernet ${path}: the vmnet transport is not wired yet`));
+  }
+
+  /** Exposes a guest port on the host. TODO(lead): wire src/forward/expose. */
+  exposePort(spec: { guest: string; guestPort: number; hostIp: string; hostPort: number; protocol: 'tcp' | 'udp' }): ResultAsync<unknown, VnetError> {
+    return errAsync(vnetError('unsupported', `expose ${spec.hostIp}:${spec.hostPort}: exposePort is not wired yet`));
+  }
+
+  /** Serves the HTTP control API. TODO(lead): wire src/control. */
+  serveControl(path: string): ResultAsync<unknown, VnetError> {
+    return errAsync(vnetError('unsupported', `--control ${path}: the control API is not wired yet`));
+  }
+
+  /** All attached NICs. */
+  allNics(): Nic[] {
+    return [...this.nics.values()];
+  }
+
+  /** Starts capturing every frame crossing the switch into a pcap file (replacing any capture). */
+  capture(file: string): Result<void, VnetError<'pcap-open-failed'>> {
+    const w = PcapWriter.open(file);
+    if (w.isErr()) return err(w.error);
+    void this.pcap?.close();
+    this.pcap = w.value;
+    this.switch.setCapture(w.value);
+    return ok(undefined);
+  }
+
+  /** Stops capturing and flushes the file. */
+  async stopCapture(): Promise<void> {
+    const w = this.pcap;
+    this.pcap = undefined;
+    this.switch.setCapture(undefined);
+    await w?.close();
+  }
+
+  /** Counters snapshot. */
+  stats(): NetworkStats {
+    return {
+      nics: this.allNics().map((n) => n.stats(formatMac)),
+      gateway: {
+        drops: dropCountsToObject(this.gateway.counters.drops),
+        arpReplies: this.arp.replies,
+        echoReplies: this.icmp.stats.echoReplies,
+        icmpErrors: this.icmp.stats.errorsSent,
+        echoDropped: this.icmp.stats.echoDropped,
+      },
+      macTableSize: this.switch.macs.size,
+    };
+  }
+
+  /** Whether the gateway owns `ip` (gateway address or host-loopback alias). */
+  owns(ip: number): boolean {
+    return this.gatewayOwns(ip);
+  }
+
+  /** The gateway address as text. */
+  get gatewayAddress(): string {
+    return formatIpv4(this.options.gatewayIp);
+  }
+
+  /** Closes every listener and NIC, flushes the capture. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.unixListeners].map((l) => l.close()));
+    this.unixListeners.clear();
+    for (const nic of [...this.nics.values()]) nic.close('network closed');
+    await this.stopCapture();
+  }
+
+  private listen(path: string, onConnection: (s: import('node:net').Socket) => void): ResultAsync<UnixListener, ListenError | AttachError> {
+    if (this.closed) return errAsync(vnetError('network-closed', 'the network is closed'));
+    return listenUnix(path, onConnection).andThen((l) => {
+      this.unixListeners.add(l);
+      this.logger.info(`listening on ${path}`);
+      return okAsync(l);
+    });
+  }
+
+  private detachNic(nic: Nic, reason: string): void {
+    if (!this.nics.delete(nic.id)) return;
+    this.switch.detach(nic.port);
+    if (nic.port instanceof StreamPort) nic.port.close({ kind: 'closed', message: reason });
+    this.logger.info(`NIC ${nic.name} detached: ${reason}`);
+    this.emit('nic-detached', { id: nic.id, name: nic.name, reason });
+  }
+}
+
