@@ -93,7 +93,7 @@ export class ExactReader {
     const rest = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
     this.chunks = [];
     this.buffered = 0;
-    return Buffer.alloc(0);
+    return rest;
   }
 
   /**
