@@ -1,0 +1,151 @@
+import { Duplex, PassThrough } from 'node:stream';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { qemuFraming } from '../../src/transports/framing.js';
+import { StreamPort, type StreamPortCloseReason } from '../../src/transports/stream-port.js';
+
+/** A duplex whose written bytes are collected and whose readable side the test feeds. */
+function pipePair() {
+  const incoming = new PassThrough();
+  const written: Buffer[] = [];
+  let writes = 0;
+  const d = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      written.push(Buffer.from(chunk));
+      writes++;
+      cb();
+    },
+  });
+  incoming.on('data', (c) => d.push(c));
+  incoming.on('end', () => d.push(null));
+  return { d, incoming, written, writesCount: () => writes };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+test('frames committed in one turn leave as one write with their prefixes', async () => {
+  const { d, written, writesCount } = pipePair();
+  const p = new StreamPort(d, { name: 't', framing: qemuFraming, maxFrame: 1514 });
+  p.start();
+  for (let i = 0; i < 10; i++) {
+    const o = p.reserve(60);
+    p.txBuf.fill(i, o, o + 60);
+    p.commit(o, 60);
+  }
+  await tick();
+  assert.is(writesCount(), 1);
+  const all = Buffer.concat(written);
+  assert.is(all.length, 640);
+  assert.is(all.readUInt32BE(0), 60);
+  assert.is(all[4 + 60 + 4], 1);
+});
+
+test('incoming frames are decoded and handed on as views', async () => {
+  const { d, incoming } = pipePair();
+  const p = new StreamPort(d, { name: 't', framing: qemuFraming, maxFrame: 1514 });
+  const got: number[] = [];
+  p.onFrame = (_p, b, off, len) => got.push(len, b[off]!);
+  p.start();
+  const f = Buffer.alloc(4 + 60 + 4 + 70);
+  f.writeUInt32BE(60, 0);
+  f.fill(9, 4, 64);
+  f.writeUInt32BE(70, 64);
+  f.fill(8, 68);
+  incoming.write(f.subarray(0, 30));
+  incoming.write(f.subarray(30));
+  await tick();
+  assert.equal(got, [60, 9, 70, 8]);
+});
+
+test('bytes that came with a handshake are decoded first', async () => {
+  const { d } = pipePair();
+  const initial = Buffer.alloc(4 + 60);
+  initial.writeUInt32BE(60, 0);
+  const p = new StreamPort(d, { name: 't', framing: qemuFraming, maxFrame: 1514, initial });
+  let n = 0;
+  p.onFrame = () => n++;
+  p.start();
+  assert.is(n, 1);
+});
+
+test('over the high-water mark reserve refuses, and drain is signalled once under it', async () => {
+  let release: (() => void) | undefined;
+  const d = new Duplex({
+    read() {},
+    highWaterMark: 1024,
+    write(_c, _e, cb) {
+      release = cb;
+    },
+  });
+  const p = new StreamPort(d, { name: 't', framing: qemuFraming, maxFrame: 1514, txHighWater: 4096 });
+  let drained = 0;
+  p.onDrain = () => drained++;
+  p.start();
+  let refused = false;
+  for (let i = 0; i < 100 && !refused; i++) {
+    const o = p.reserve(1000);
+    if (o < 0) refused = true;
+    else p.commit(o, 1000);
+    p.flush();
+  }
+  assert.ok(refused, 'reserve refused once the queue is full');
+  assert.is(p.writable, false);
+  while (release) {
+    const r = release;
+    release = undefined;
+    r();
+    await tick();
+  }
+  assert.is(drained, 1);
+  assert.is(p.writable, true);
+});
+
+test('a framing error closes the port with a reason naming it', async () => {
+  const { d, incoming } = pipePair();
+  const p = new StreamPort(d, { name: 'nic7', framing: qemuFraming, maxFrame: 1514 });
+  let reason: StreamPortCloseReason | undefined;
+  p.onClose = (r) => (reason = r);
+  p.start();
+  const f = Buffer.alloc(8);
+  f.writeUInt32BE(9000, 0);
+  incoming.write(f);
+  await tick();
+  assert.is(reason?.kind, 'framing');
+  assert.match(reason!.message, /nic7.*9000/);
+  assert.is(p.reserve(60), -1, 'a closed port takes nothing');
+});
+
+test('an exception downstream closes only this port', async () => {
+  const { d, incoming } = pipePair();
+  const p = new StreamPort(d, { name: 't', framing: qemuFraming, maxFrame: 1514 });
+  let reason: StreamPortCloseReason | undefined;
+  p.onClose = (r) => (reason = r);
+  p.onFrame = () => {
+    throw new Error('boom');
+  };
+  p.start();
+  const f = Buffer.alloc(64);
+  f.writeUInt32BE(60, 0);
+  incoming.write(f);
+  await tick();
+  assert.is(reason?.kind, 'error');
+  assert.match(reason!.message, /boom/);
+});
+
+test('peer EOF mid-frame is reported as such', async () => {
+  const { d, incoming } = pipePair();
+  const p = new StreamPort(d, { name: 't', framing: qemuFraming, maxFrame: 1514 });
+  let reason: StreamPortCloseReason | undefined;
+  p.onClose = (r) => (reason = r);
+  p.start();
+  const f = Buffer.alloc(20);
+  f.writeUInt32BE(60, 0);
+  incoming.end(f);
+  await tick();
+  await tick();
+  assert.is(reason?.kind, 'eof');
+  assert.match(reason!.message, /mid-frame/);
+});
+
+test.run();
