@@ -22,7 +22,7 @@ export const MAX_FRAME_LENGTH = 0xffff;
 const OK: Result<void, never> = ok(undefined);
 
 function frameError(length: number, max: number): VmnetFrameError {
-  if (length === 0) return vnetError('empty-frame', 'zero-length frame', { length: 0 as const });
+  if (length === 0) return vnetError('frame-empty', 'zero-length frame', { length: 0 as const });
   return vnetError('frame-too-large', `frame of ${length} bytes exceeds the maximum of ${max}`, { length, max });
 }
 

@@ -55,7 +55,7 @@ export type VmnetPeerClosedError = VnetError<'peer-closed'> & { readonly phase: 
 /** The injected `assign` threw or returned a MAC/MTU that cannot be encoded; a Disconnect was sent. */
 export type VmnetBadAssignmentError = VnetError<'bad-assignment'>;
 
-/** Everything {@link decodeCommand}-style parsing of a Command can report. */
+/** Everything parsing a Command (`decodeCommand`) can report. */
 export type VmnetCommandDecodeError = VmnetTruncatedError | VmnetUnknownCommandError | VmnetBadUuidError;
 
 /** Everything parsing a Response can report. */
@@ -79,4 +79,4 @@ export type VmnetHandshakeError =
 /** A frame-phase length prefix that ends the connection (protocols.md §1.6). */
 export type VmnetFrameError =
   | (VnetError<'frame-too-large'> & { readonly length: number; readonly max: number })
-  | (VnetError<'empty-frame'> & { readonly length: 0 });
+  | (VnetError<'frame-empty'> & { readonly length: 0 });

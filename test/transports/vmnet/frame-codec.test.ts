@@ -36,7 +36,7 @@ test('writePrefix writes u16 LE at an offset and refuses 0 and > 65535', () => {
   assert.ok(writePrefix(b, 0, 65535).isOk());
   assert.equal([...b.subarray(0, 2)], [0xff, 0xff]);
   assert.is(FRAME_PREFIX_SIZE, 2);
-  assert.is(writePrefix(b, 0, 0)._unsafeUnwrapErr().kind, 'empty-frame');
+  assert.is(writePrefix(b, 0, 0)._unsafeUnwrapErr().kind, 'frame-empty');
   assert.is(writePrefix(b, 0, 65536)._unsafeUnwrapErr().kind, 'frame-too-large');
   assert.is(writePrefix(b, 0, 1.5)._unsafeUnwrapErr().kind, 'frame-too-large');
   assert.equal(encodeFrame(Buffer.from([1, 2, 3]))._unsafeUnwrap(), Buffer.from([3, 0, 1, 2, 3]));
@@ -100,10 +100,10 @@ test('an oversize length split across chunks is caught when its prefix completes
 
 test('a zero-length frame is an error, in a chunk or split', () => {
   const a = recorder();
-  assert.is(a.dec.push(Buffer.from([0, 0, 5, 0]))._unsafeUnwrapErr().kind, 'empty-frame');
+  assert.is(a.dec.push(Buffer.from([0, 0, 5, 0]))._unsafeUnwrapErr().kind, 'frame-empty');
   const b = recorder();
   assert.ok(b.dec.push(Buffer.concat([encodeFrame(Buffer.from([1]))._unsafeUnwrap(), Buffer.from([0])])).isOk());
-  assert.is(b.dec.push(Buffer.from([0]))._unsafeUnwrapErr().kind, 'empty-frame');
+  assert.is(b.dec.push(Buffer.from([0]))._unsafeUnwrapErr().kind, 'frame-empty');
   assert.equal(b.frames, [Buffer.from([1])]);
 });
 
