@@ -60,6 +60,8 @@ export interface VmnetAssignment {
  * Decides a client's MAC (and, inside the network, its IP). Synchronous on purpose: JavaScript
  * runs it to completion, so the UUID table needs no lock (vpnkit guards it with a mutex, §1.7).
  * An `Err` is sent to the client as a Disconnect with `reason` (e.g. "No IP addresses available.").
+ * Called at most once per handshake, right before the Response is written: an `Ok` that encodes
+ * always yields a {@link VmnetSession}, so the network may bind the UUID when it answers.
  */
 export type VmnetAssign = (req: VmnetAssignRequest) => Result<VmnetAssignment, { readonly reason: string }>;
 
@@ -153,6 +155,13 @@ async function run(stream: Duplex, opts: VmnetServerOptions): Promise<Result<Vmn
   // An unknown code or a bad UUID closes without a Response; the peer sees EOF (§1.2).
   if (cmd.isErr()) return fail(cmd.error.kind === 'truncated' ? truncatedError('command', cmd.error) : cmd.error);
 
+  // A peer that already finished sending cannot use the link, and its 'end' was emitted to us
+  // rather than to the frame reader: fail instead of handing over a stream that will never end.
+  // Checked before `assign`, so the network records nothing for it; nothing runs in between.
+  if (reader.ended) {
+    return fail(vnetError('peer-closed', 'peer closed its side before the response was sent', { phase: 'response' }));
+  }
+
   const generated = cmd.value.uuid === null;
   const uuid = cmd.value.uuid ?? generateUuidV4(opts.rng);
   const preferredIp = cmd.value.type === 'preferred-ipv4' ? cmd.value.ip : undefined;
@@ -174,11 +183,6 @@ async function run(stream: Duplex, opts: VmnetServerOptions): Promise<Result<Vmn
   const vif = encodeResponse({ type: 'vif', mtu, maxPacketSize, mac });
   if (vif.isErr()) {
     return refuse(INTERNAL_FAILURE_REASON, vnetError('bad-assignment', `assign returned an unusable interface: ${vif.error.message}`));
-  }
-  // A peer that already finished sending cannot use the link, and its 'end' was emitted to us
-  // rather than to the frame reader: fail instead of handing over a stream that will never end.
-  if (reader.ended) {
-    return fail(vnetError('peer-closed', 'peer closed its side before the response was sent', { phase: 'response' }));
   }
   stream.write(vif.value);
   opts.scheduler.disarm(timer);

@@ -197,13 +197,14 @@ test('a stream error during the handshake is io-error with the cause', async () 
 
 test('peer that sent everything and then EOF before our Response: peer-closed, no session', async () => {
   const { a: client, b: server } = duplexPair();
-  const { opts } = options();
+  const { opts, calls } = options();
   // Everything, EOF included, is buffered before the handshake starts listening.
   client.write(Buffer.concat([clientInit(), ethernet]));
   client.end();
   await settle();
   const e = (await vmnetServerHandshake(server, opts))._unsafeUnwrapErr();
   assert.is(e.kind, 'peer-closed');
+  assert.is(calls.length, 0, 'the network was not asked');
 });
 
 test('an already-destroyed stream fails at once as a short read', async () => {
