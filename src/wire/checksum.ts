@@ -29,9 +29,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * absolute address, and the sum itself when it starts at an odd one (then every data word
  * straddles two host words the other way round). Unaligned head and tail bytes are added with the
  * same per-address weight (1 at even addresses, 256 at odd ones), so any offset and length work.
- * Measured with `test/bench/wire-checksum.bench.ts` on Node 20 (AMD EPYC, shared 2-vCPU VM,
- * medians; the machine was busy, so treat these as ratios): byte-pair loop 1.5-1.7 GB/s at
- * 1500 and 65535 bytes; word loop ~5-6 GB/s at 1500 bytes and ~8-9 GB/s at 65535 bytes.
+ * Measured with `test/bench/wire-checksum.bench.ts` (Node 20.20, AMD EPYC, shared 2-vCPU VM under
+ * load, median MB/s): 1500 bytes 1668 -> 5978 (3.6x; odd offset 1578 -> 6161), 65535 bytes
+ * 1497 -> 9075 (6.1x; odd offset 1504 -> 9096), before = the byte-pair loop below.
  */
 export function sumBytes(b: Uint8Array, off: number, len: number, sum = 0): number {
   if (len < WORD_PATH_MIN || !LITTLE_ENDIAN || off < 0 || off + len > b.length) return sumBytePairs(b, off, len, sum);
