@@ -4,7 +4,7 @@
  * @module
  */
 import { setU16be, u16be } from './bytes.js';
-import { checksum, sumBytes } from './checksum.js';
+import { checksum, fold, sumBytes } from './checksum.js';
 import { Drop, type DropCode } from './drop.js';
 
 export const ICMP_HLEN = 8;
@@ -18,7 +18,8 @@ export const ICMP_QUOTE_EXTRA = 8;
 /** Checks length and checksum of an ICMP message of `len` bytes. */
 export function checkIcmp(b: Uint8Array, off: number, len: number, verifyChecksum = true): DropCode {
   if (len < ICMP_HLEN) return Drop.Truncated;
-  if (verifyChecksum && sumBytes(b, off, len) % 0xffff !== 0) return Drop.BadChecksum;
+  // All ones (-0) only: an all-zero message sums to +0 and fails, as in Linux (RFC 1071 §1).
+  if (verifyChecksum && fold(sumBytes(b, off, len)) !== 0xffff) return Drop.BadChecksum;
   return Drop.None;
 }
 

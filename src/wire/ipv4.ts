@@ -6,7 +6,7 @@
  * @module
  */
 import { setU16be, setU32be, u16be, u32be } from './bytes.js';
-import { checksum, sumBytes } from './checksum.js';
+import { checksum, fold, sumBytes } from './checksum.js';
 import { Drop, type DropCode } from './drop.js';
 
 /** Minimum (and our emitted) header length. */
@@ -30,10 +30,8 @@ export function checkIpv4(b: Uint8Array, off: number, len: number, verifyChecksu
   const total = u16be(b, off + 2);
   if (total < hlen) return Drop.BadLength;
   if (total > len) return Drop.Truncated;
-  if (verifyChecksum && (sumBytes(b, off, hlen) % 0xffff) !== 0) {
-    // A correct header sums to 0xffff (i.e. 0 mod 0xffff); an all-zero header cannot reach here.
-    return Drop.BadChecksum;
-  }
+  // A correct header sums to all ones, -0 (RFC 1071 §1).
+  if (verifyChecksum && fold(sumBytes(b, off, hlen)) !== 0xffff) return Drop.BadChecksum;
   return Drop.None;
 }
 

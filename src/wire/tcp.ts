@@ -5,7 +5,7 @@
  * @module
  */
 import { setU16be, setU32be, u16be, u32be } from './bytes.js';
-import { finish, pseudoHeaderSum, sumBytes } from './checksum.js';
+import { finish, fold, pseudoHeaderSum, sumBytes } from './checksum.js';
 import { Drop, type DropCode } from './drop.js';
 import { IpProto } from './ipv4.js';
 
@@ -24,7 +24,7 @@ export function checkTcp(b: Uint8Array, off: number, segLen: number, src: number
   if (hlen > segLen) return Drop.Truncated;
   if (verifyChecksum) {
     const s = sumBytes(b, off, segLen, pseudoHeaderSum(src, dst, IpProto.TCP, segLen));
-    if (s % 0xffff !== 0) return Drop.BadChecksum;
+    if (fold(s) !== 0xffff) return Drop.BadChecksum;
   }
   return Drop.None;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { setU16be, u16be } from './bytes.js';
-import { finish, pseudoHeaderSum, sumBytes } from './checksum.js';
+import { finish, fold, pseudoHeaderSum, sumBytes } from './checksum.js';
 import { Drop, type DropCode } from './drop.js';
 import { IpProto } from './ipv4.js';
 
@@ -18,7 +18,7 @@ export function checkUdp(b: Uint8Array, off: number, ipPayloadLen: number, src: 
   if (len > ipPayloadLen) return Drop.Truncated;
   if (verifyChecksum && u16be(b, off + 6) !== 0) {
     const s = sumBytes(b, off, len, pseudoHeaderSum(src, dst, IpProto.UDP, len));
-    if (s % 0xffff !== 0) return Drop.BadChecksum;
+    if (fold(s) !== 0xffff) return Drop.BadChecksum;
   }
   return Drop.None;
 }
