@@ -45,15 +45,30 @@ export class FrameInfo {
  * Fills `info` from `b[off, off+len)`. Returns {@link Drop.None} or why the frame is unusable.
  * Non-IPv4, non-ARP ethertypes return {@link Drop.Unsupported} after the Ethernet fields are set.
  * IPv4 fragments are returned with `fragment = true` and no L4 parsing (the caller reassembles
- * or drops them). L4 checksums are verified when `verifyChecksums` is set.
+ * or drops them). L4 checksums are verified when `verifyChecksums` is set. Every field is reset
+ * first, so nothing from the previous frame survives (an ARP frame after a TCP one has
+ * `protocol` 0, not 6); on a drop, fields are filled as far as parsing got and the rest are 0.
  */
 export function parseFrame(b: Uint8Array, off: number, len: number, info: FrameInfo, verifyChecksums = true): DropCode {
   info.buf = b;
   info.off = off;
   info.len = len;
+  info.dstMac = 0;
+  info.srcMac = 0;
+  info.etherType = 0;
+  info.l3 = 0;
+  info.ipHeaderLen = 0;
+  info.ipTotalLen = 0;
+  info.protocol = 0;
+  info.srcIp = 0;
+  info.dstIp = 0;
+  info.fragment = false;
+  info.l4 = 0;
+  info.l4Len = 0;
   info.srcPort = 0;
   info.dstPort = 0;
-  info.fragment = false;
+  info.payload = 0;
+  info.payloadLen = 0;
   let r: DropCode = checkEthernet(len);
   if (r !== Drop.None) return r;
   info.dstMac = ethDst(b, off);
