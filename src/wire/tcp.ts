@@ -49,6 +49,7 @@ export class TcpOptions {
   windowScale = -1;
   sackPermitted = false;
   hasTimestamps = false;
+  /** TSval and TSecr (RFC 7323 §3); 0 when `hasTimestamps` is false. */
   tsVal = 0;
   tsEcr = 0;
   sackCount = 0;
@@ -58,14 +59,20 @@ export class TcpOptions {
 }
 
 /**
- * Walks the options between byte 20 and the data offset. Malformed lists stop the walk and set
- * `malformed`; what was read before the fault stays (Linux likewise ignores the rest).
+ * Walks the options between byte 20 and the data offset; call it only after {@link checkTcp}
+ * passed, which guarantees the data offset lies inside the segment. A malformed list (a length
+ * byte missing, below 2, or running past the header) stops the walk and sets `malformed`; what
+ * was read before the fault stays (Linux likewise ignores the rest). A known option whose
+ * length is not its fixed size, or a SACK option that is not 2 + 8n bytes with n >= 1, is
+ * skipped, as Linux `tcp_parse_options` does. A later copy of an option overrides an earlier one.
  */
 export function parseTcpOptions(b: Uint8Array, off: number, out: TcpOptions): void {
   out.mss = 0;
   out.windowScale = -1;
   out.sackPermitted = false;
   out.hasTimestamps = false;
+  out.tsVal = 0;
+  out.tsEcr = 0;
   out.sackCount = 0;
   out.malformed = false;
   const end = off + tcpHeaderLength(b, off);
@@ -104,6 +111,8 @@ export function parseTcpOptions(b: Uint8Array, off: number, out: TcpOptions): vo
         }
         break;
       case TcpOpt.Sack: {
+        // RFC 2018 §3: 2 + 8n bytes; 40 option bytes leave room for at most 4 blocks.
+        if (len < 10 || ((len - 2) & 7) !== 0) break;
         const n = Math.min((len - 2) >>> 3, 4);
         for (let k = 0; k < n; k++) {
           out.sack[2 * k] = u32be(b, i + 2 + 8 * k);
