@@ -4,9 +4,13 @@
  * @module
  */
 
-/** Parses a dotted quad to a u32; `undefined` when it is not exactly four decimal octets. */
+/**
+ * Parses a dotted quad to a u32; `undefined` when it is not exactly four decimal octets 0-255.
+ * An octet with a leading zero (`010`) is refused: inet_aton() reads it as octal (8), so
+ * accepting it as decimal would make the same text name two hosts (cf. CVE-2021-29923).
+ */
 export function parseIpv4(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  const m = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(s);
   if (!m) return undefined;
   let v = 0;
   for (let i = 1; i <= 4; i++) {
@@ -33,7 +37,7 @@ export function maskOf(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
-/** Parses `a.b.c.d/n` (host bits are cleared); a bare address is a /32. */
+/** Parses `a.b.c.d/n` with n in 0-32 written without leading zeros (host bits are cleared); a bare address is a /32. */
 export function parseCidr(s: string): Ipv4Cidr | undefined {
   const slash = s.indexOf('/');
   const ip = parseIpv4(slash < 0 ? s : s.slice(0, slash));
@@ -41,16 +45,15 @@ export function parseCidr(s: string): Ipv4Cidr | undefined {
   let prefix = 32;
   if (slash >= 0) {
     const p = s.slice(slash + 1);
-    if (!/^\d{1,2}$/.test(p)) return undefined;
+    if (!/^(?:[0-9]|[12][0-9]|3[0-2])$/.test(p)) return undefined;
     prefix = Number(p);
-    if (prefix > 32) return undefined;
   }
   return { network: (ip & maskOf(prefix)) >>> 0, prefix };
 }
 
-/** Whether `ip` lies inside `cidr`. */
+/** Whether `ip` lies inside `cidr` (host bits of `cidr.network`, if a caller left any, are ignored). */
 export function cidrContains(cidr: Ipv4Cidr, ip: number): boolean {
-  return ((ip & maskOf(cidr.prefix)) >>> 0) === cidr.network;
+  return ((ip ^ cidr.network) & maskOf(cidr.prefix)) === 0;
 }
 
 /** Formats a prefix as `a.b.c.d/n`. */
@@ -63,12 +66,15 @@ export function broadcastOf(c: Ipv4Cidr): number {
   return (c.network | ~maskOf(c.prefix)) >>> 0;
 }
 
-/** Parses `aa:bb:cc:dd:ee:ff` (or with `-`) to a 48-bit number; `undefined` when malformed. */
+/**
+ * Parses `aa:bb:cc:dd:ee:ff` (or `aa-bb-cc-dd-ee-ff`, one separator throughout) to a 48-bit
+ * number; `undefined` when malformed.
+ */
 export function parseMac(s: string): number | undefined {
-  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(s);
+  const m = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i.exec(s);
   if (!m) return undefined;
   let v = 0;
-  for (let i = 1; i <= 6; i++) v = v * 256 + parseInt(m[i]!, 16);
+  for (const i of [1, 3, 4, 5, 6, 7]) v = v * 256 + parseInt(m[i]!, 16);
   return v;
 }
 
