@@ -4,7 +4,7 @@
  * buffered chunk and flushes in batches, so capture never holds a borrowed frame.
  * @module
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { err, ok, type Result } from 'neverthrow';
 import { describeError, vnetError, type VnetError } from '../errors.js';
 
@@ -43,10 +43,14 @@ export class PcapWriter {
     this.scheduleFlush();
   }
 
-  /** Opens `path` for writing (truncating it). `snaplen` caps the bytes kept per frame. */
+  /**
+   * Opens `path` for writing (truncating it). `snaplen` caps the bytes kept per frame. The file
+   * is opened synchronously so a bad path is reported here: a stream opened by name reports it
+   * later as an 'error' event, after which every frame would be dropped silently.
+   */
   static open(path: string, snaplen = 262144): Result<PcapWriter, VnetError<'pcap-open-failed'>> {
     try {
-      const out = createWriteStream(path, { flags: 'w' });
+      const out = createWriteStream(path, { fd: openSync(path, 'w') });
       const w = new PcapWriter(out, snaplen);
       out.on('error', () => {
         w.closed = true;
