@@ -21,14 +21,19 @@ import { Ipv4Output } from './stack/ip-output.js';
 import { Neighbours } from './stack/neighbours.js';
 import { UdpLayer } from './stack/udp.js';
 import { Switch } from './switch/switch.js';
-import { qemuFraming, u16leFraming, type Framing } from './transports/framing.js';
+import { qemuFraming, u16leFraming, vmnetFraming, type Framing } from './transports/framing.js';
+import { vmnetServerHandshake } from './transports/vmnet/handshake.js';
+import { macFromUuid } from './transports/vmnet/mac-from-uuid.js';
 import { StreamPort, type StreamPortCloseReason } from './transports/stream-port.js';
 import { listenUnix, type ListenError, type UnixListener } from './transports/unix-listener.js';
-import { formatIpv4, formatMac } from './wire/address.js';
+import { formatIpv4, formatMac, macToBytes } from './wire/address.js';
+import { u48be } from './wire/bytes.js';
 import { Drop, dropCountsToObject } from './wire/drop.js';
 import { ETH_HLEN } from './wire/ethernet.js';
 import type { FrameInfo } from './wire/frame-info.js';
 import { PcapWriter } from './wire/pcap.js';
+
+const macFromBytes = (b: Uint8Array): number => u48be(b, 0);
 
 /** Options of {@link VirtualNetwork.attach}. */
 export interface AttachOptions {
@@ -165,9 +170,56 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     return ok(nic);
   }
 
-  /** Listens for HyperKit virtio-vpnkit clients (vmnet protocol). TODO(lead): wire src/transports/vmnet. */
-  listenHyperkit(path: string): ResultAsync<UnixListener, VnetError> {
-    return errAsync(vnetError('unsupported', `--ethernet ${path}: the vmnet transport is not wired yet`));
+  /**
+   * Listens for HyperKit virtio-vpnkit clients (vmnet protocol version 22, protocols.md §1): the
+   * handshake assigns each UUID a stable MAC and (through DHCP's pool) its IP, then frames flow
+   * with u16 LE framing. A failed handshake ends only that connection, with a logged reason.
+   */
+  listenHyperkit(path: string): ResultAsync<UnixListener, ListenError | AttachError> {
+    return this.listen(path, (s) => this.acceptVmnet(s, `vmnet:${path}`));
+  }
+
+  /** Runs the vmnet handshake on any duplex (a Unix socket, a vsock stream) and attaches the NIC. */
+  acceptVmnet(stream: Duplex, label: string): ResultAsync<Nic, VnetError> {
+    const mtu = this.options.mtu;
+    return vmnetServerHandshake(stream, {
+      scheduler: this.runtime.scheduler,
+      rng: this.runtime.rng,
+      log: (line) => this.logger.debug(`${label}: ${line}`),
+      assign: (req) => {
+        const mac = this.uniqueMacFor(req.uuid);
+        const bound = this.vmnetBinder(req.uuid, mac, req.preferredIp);
+        if (bound.isErr()) return err({ reason: bound.error.message });
+        return ok({ mac: macToBytes(mac), mtu });
+      },
+    })
+      .mapErr((e): VnetError => {
+        this.logger.warn(`${label}: vmnet handshake failed: ${e.message}`);
+        this.emit('error', vnetError('handshake-failed', `${label}: ${e.message}`, { cause: e }));
+        return e;
+      })
+      .andThen((session) => {
+        session.stream.on('error', () => {});
+        const r = this.attachStream(session.stream, vmnetFraming, 'vmnet', label, {
+          initial: session.rest,
+          mac: macFromBytes(session.mac),
+          uuid: session.uuid,
+          maxFrame: session.maxPacketSize,
+        });
+        if (r.isErr()) session.stream.destroy();
+        return r;
+      });
+  }
+
+  /** Binds a vmnet UUID to an address at handshake time; replaced by the DHCP pool. @internal */
+  vmnetBinder: (uuid: string, mac: number, preferredIp: number | undefined) => Result<unknown, VnetError> = () => ok(undefined);
+
+  /** The stable MAC for a UUID, bumped past any MAC already in use by another NIC. */
+  private uniqueMacFor(uuid: string): number {
+    let mac = macFromUuid(uuid);
+    const taken = new Set(this.allNics().filter((n) => n.uuid !== uuid).map((n) => n.mac));
+    while (taken.has(mac)) mac = 0x020000000000 + ((mac + 1) % 0x10000000000);
+    return mac;
   }
 
   /** Exposes a guest port on the host. TODO(lead): wire src/forward/expose. */

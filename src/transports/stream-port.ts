@@ -107,6 +107,8 @@ export class StreamPort implements SwitchPort {
       this.initial = undefined;
       this.decoder.push(b);
     }
+    // A stream handed over after a handshake is paused; adding 'data' alone does not resume it.
+    s.resume();
   }
 
   get writable(): boolean {
