@@ -13,8 +13,9 @@
  * - every option but Pad (0) and End (255) has a length byte and fits before the end
  *   (RFC 2132 §2); one that runs past the end is {@link Drop.BadLength};
  * - the options we read have their RFC 2132 sizes (53: 1, 50/51/54: 4, 57: 2, 55/12/61: ≥ 1).
- *   A second copy of one of them is ignored: RFC 3396 concatenation is only defined for
- *   variable-length options, and a client that splits its message type is broken;
+ *   A second instance of a fixed-size one is {@link Drop.BadLength} too: RFC 3396 §5 says repeated
+ *   instances are concatenated, which gives it the wrong size. Of 55/12/61 the first instance is
+ *   read (clients do not split them; RFC 3396 allows it, {@link parseDhcpRepr} concatenates);
  * - a missing End option is tolerated when the options run exactly to the end of the datagram
  *   (some embedded clients stop there);
  * - Option Overload (52, RFC 2131 §4.1 / RFC 2132 §9.3) is recorded but `sname`/`file` are not
@@ -217,33 +218,40 @@ export function parseDhcp(b: Uint8Array, off: number, len: number, info: DhcpInf
   if (len < DHCP_OPTIONS_OFF || off < 0 || off + len > b.length) return Drop.Truncated;
   if (u32be(b, off + BOOTP_FIXED_LEN) !== DHCP_MAGIC_COOKIE) return Drop.Unsupported;
   const c = cursor.reset(b, off + DHCP_OPTIONS_OFF, off + len);
+  // A value of 0 is legal for these, so "already seen" needs its own flag.
+  let overloadSeen = false;
+  let maxSizeSeen = false;
+  let typeSeen = false;
   while (c.next()) {
     const d = c.dataOff;
     const n = c.dataLen;
     switch (c.code) {
       case DhcpOption.MessageType:
-        if (n !== 1) return Drop.BadLength;
-        if (info.messageType === 0) info.messageType = b[d]!;
+        if (n !== 1 || typeSeen) return Drop.BadLength;
+        typeSeen = true;
+        info.messageType = b[d]!;
         break;
       case DhcpOption.RequestedIpAddress:
-        if (n !== 4) return Drop.BadLength;
-        if (info.requestedIp < 0) info.requestedIp = u32be(b, d);
+        if (n !== 4 || info.requestedIp >= 0) return Drop.BadLength;
+        info.requestedIp = u32be(b, d);
         break;
       case DhcpOption.ServerIdentifier:
-        if (n !== 4) return Drop.BadLength;
-        if (info.serverId < 0) info.serverId = u32be(b, d);
+        if (n !== 4 || info.serverId >= 0) return Drop.BadLength;
+        info.serverId = u32be(b, d);
         break;
       case DhcpOption.LeaseTime:
-        if (n !== 4) return Drop.BadLength;
-        if (info.leaseTime < 0) info.leaseTime = u32be(b, d);
+        if (n !== 4 || info.leaseTime >= 0) return Drop.BadLength;
+        info.leaseTime = u32be(b, d);
         break;
       case DhcpOption.Overload:
-        if (n !== 1) return Drop.BadLength;
-        if (info.overload === 0) info.overload = b[d]!;
+        if (n !== 1 || overloadSeen) return Drop.BadLength;
+        overloadSeen = true;
+        info.overload = b[d]!;
         break;
       case DhcpOption.MaxMessageSize:
-        if (n !== 2) return Drop.BadLength;
-        if (info.maxMessageSize === 0) info.maxMessageSize = u16be(b, d);
+        if (n !== 2 || maxSizeSeen) return Drop.BadLength;
+        maxSizeSeen = true;
+        info.maxMessageSize = u16be(b, d);
         break;
       case DhcpOption.ParameterRequestList:
         if (n === 0) return Drop.BadLength;
