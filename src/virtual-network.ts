@@ -30,6 +30,10 @@ import { formatIpv4, formatMac, macToBytes } from './wire/address.js';
 import { u48be } from './wire/bytes.js';
 import { Drop, dropCountsToObject } from './wire/drop.js';
 import { ETH_HLEN } from './wire/ethernet.js';
+import { IcmpUnreach } from './wire/icmpv4.js';
+import { AddressMap } from './forward/address-map.js';
+import { EgressPolicy } from './forward/egress-policy.js';
+import { UdpNat } from './forward/udp-nat.js';
 import type { FrameInfo } from './wire/frame-info.js';
 import { PcapWriter } from './wire/pcap.js';
 
@@ -66,6 +70,12 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
   private readonly arp: ArpResponder;
+  /** Egress policy for guest-initiated traffic (`--allow`/`--deny`). */
+  readonly egress: EgressPolicy;
+  /** Guest destination → host destination (host-loopback alias → 127.0.0.1). */
+  readonly addressMap: AddressMap;
+  /** Outbound UDP NAT. */
+  readonly udpNat: UdpNat;
   private readonly nics = new Map<number, Nic>();
   private readonly unixListeners = new Set<UnixListener>();
   private pcap: PcapWriter | undefined;
@@ -97,6 +107,17 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
       o.verifyChecksums,
     );
     this.switch.attachLocal(this.gateway, o.gatewayMac);
+
+    this.egress = new EgressPolicy(o.allow, o.deny);
+    this.addressMap = new AddressMap(o.hostIp);
+    this.udpNat = new UdpNat(runtime, this.udp, this.icmp, this.egress, this.addressMap);
+    this.udp.fallback = (info) => {
+      // Nothing listens on this gateway port: say so, like a host would (RFC 1122 §4.1.3.1).
+      if (owns(info.dstIp) && info.dstIp !== o.hostIp)
+        this.icmp.sendUnreachable(info.dstIp, info.buf, info.l3, info.l4 + 8 - info.l3, IcmpUnreach.Port, 0, info.srcMac);
+      else if (this.gateway.isGuestAddress(info.dstIp)) this.gateway.counters.drop(Drop.NotForUs);
+      else this.udpNat.input(info);
+    };
   }
 
   private readonly gatewayOwns: (ip: number) => boolean;
@@ -280,6 +301,9 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     return formatIpv4(this.options.gatewayIp);
   }
 
+  /** Frees a vanished guest's TCP flows; replaced when the TCP endpoint is wired. @internal */
+  private onGuestGone: (ip: number) => void = () => {};
+
   /** Closes every listener and NIC, flushes the capture. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -287,6 +311,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     await Promise.all([...this.unixListeners].map((l) => l.close()));
     this.unixListeners.clear();
     for (const nic of [...this.nics.values()]) nic.close('network closed');
+    this.udpNat.close();
     await this.stopCapture();
   }
 
@@ -299,8 +324,22 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     });
   }
 
+  /** The guest addresses reached through a NIC (from the MACs learnt on its port). */
+  private guestIpsOf(nic: Nic): number[] {
+    const macs = new Set(this.switch.macs.macsOf(nic.id));
+    if (nic.mac >= 0) macs.add(nic.mac);
+    return this.neighbours.entries().filter((e) => macs.has(e.mac)).map((e) => e.ip);
+  }
+
   private detachNic(nic: Nic, reason: string): void {
-    if (!this.nics.delete(nic.id)) return;
+    if (!this.nics.has(nic.id)) return;
+    // Free every flow of the guest before its MACs are forgotten (a vanished VM leaves nothing behind).
+    for (const ip of this.guestIpsOf(nic)) {
+      this.udpNat.closeForGuest(ip);
+      this.onGuestGone(ip);
+      this.neighbours.forget(ip);
+    }
+    this.nics.delete(nic.id);
     this.switch.detach(nic.port);
     if (nic.port instanceof StreamPort) nic.port.close({ kind: 'closed', message: reason });
     this.logger.info(`NIC ${nic.name} detached: ${reason}`);
