@@ -45,6 +45,25 @@ export const RrType = {
   ANY: 255,
 } as const;
 
+/** Mnemonics for logs and events, beyond {@link RrType} (RFC 9460 SVCB/HTTPS, RFC 8659 CAA, …). */
+const TYPE_NAMES: Readonly<Record<number, string>> = {
+  ...Object.fromEntries(Object.entries(RrType).map(([k, v]) => [v, k])),
+  35: 'NAPTR',
+  43: 'DS',
+  46: 'RRSIG',
+  48: 'DNSKEY',
+  64: 'SVCB',
+  65: 'HTTPS',
+  251: 'IXFR',
+  252: 'AXFR',
+  257: 'CAA',
+};
+
+/** Mnemonic of a type number, or the RFC 3597 §5 generic form `TYPE<n>`. */
+export function typeName(type: number): string {
+  return TYPE_NAMES[type] ?? `TYPE${type}`;
+}
+
 /** Class numbers (RFC 1035 §3.2.4, §3.2.5). */
 export const RrClass = { IN: 1, ANY: 255 } as const;
 
