@@ -343,6 +343,8 @@ export class Connection implements ConnectionHandlers {
     this.rtt.backoff = 0;
     const ka = this.ctx.config.keepalive;
     if (ka !== undefined) this.keepaliveAt = this.lastInputAt + ka.idleMs;
+    // Data or a FIN queued during the handshake may go now.
+    if (this.finQueued || this.sendBuf.length > 0) this.ctx.markDirty(this);
     const accept = this.acceptCb;
     this.acceptCb = undefined;
     accept?.(this);

@@ -88,6 +88,21 @@ function synchronized(c: Connection, seg: Segment, now: number): void {
     c.ctx.markDirty(c);
     return;
   }
+  // Simultaneous open (RFC 9293 §3.5 figure 8): the peer's SYN-ACK repeats its SYN but carries the
+  // ACK of ours; like Linux, take the ACK and complete the handshake.
+  if (
+    c.state === State.SynReceived &&
+    (f & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) === (TcpFlag.SYN | TcpFlag.ACK) &&
+    seg.seq === c.irs &&
+    seqLt(c.sndUna, seg.ack) &&
+    seqLe(seg.ack, c.sndMax)
+  ) {
+    c.sndUna = seg.ack;
+    c.rtxAt = Infinity;
+    c.ackPending = true;
+    c.establish();
+    return;
+  }
   // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate; ACK and drop.
   if (c.tsOn && o.hasTimestamps && !(f & TcpFlag.RST) && c.state !== State.SynReceived && seqLt(o.tsVal, c.tsRecent)) {
     c.ctx.counters.dropped++;

@@ -176,6 +176,7 @@ export class TcpFixture {
     this.synReceived(synOpts);
     this.send({ ...ackOpts });
     this.out.take();
+    this.events.length = 0;
     if (this.conn === undefined) throw new Error('fixture: no connection accepted');
     return this.conn;
   }
@@ -202,6 +203,7 @@ export class TcpFixture {
     const c = this.established();
     this.send({ flags: FIN | ACK });
     this.out.take();
+    this.events.length = 0;
     return c;
   }
 
@@ -236,6 +238,7 @@ export class TcpFixture {
     if (r.isErr()) throw new Error(r.error.message);
     this.adopt(r.value);
     this.ep.flush();
+    this.events.length = 0;
     this.out.take();
     return r.value;
   }
