@@ -32,9 +32,26 @@ export function query(name: string, type: RecordType, o: QueryOptions = {}): Uin
   return new Uint8Array(buf);
 }
 
+/** A decoded record with the fields tests look at, whatever its type. */
+export interface TestAnswer {
+  name: string;
+  type: string;
+  ttl?: number;
+  data?: unknown;
+  /** OPT pseudo-records only. */
+  udpPayloadSize?: number;
+}
+
+/** A decoded message whose records are {@link TestAnswer}s. */
+export type TestPacket = Omit<DecodedPacket, 'answers' | 'additionals' | 'authorities'> & {
+  answers?: TestAnswer[];
+  additionals?: TestAnswer[];
+  authorities?: TestAnswer[];
+};
+
 /** Decodes a reply (throws on garbage: that is a test failure). */
-export function decode(b: Uint8Array): DecodedPacket {
-  return dnsPacket.decode(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+export function decode(b: Uint8Array): TestPacket {
+  return dnsPacket.decode(Buffer.from(b.buffer, b.byteOffset, b.byteLength)) as TestPacket;
 }
 
 /** RCODE of a reply, including EDNS extended bits. */

@@ -67,7 +67,7 @@ test('headerOnlyReply: id, opcode, RD copied; QR, RA and rcode set; question ech
   assert.ok(p.flag_qr && p.flag_rd && p.flag_ra);
   assert.is(r[3]! & 15, Rcode.ServFail);
   assert.equal(p.questions, [{ name: 'x.test', type: 'A', class: 'IN' }]);
-  assert.is((p.additionals![0] as { udpPayloadSize: number }).udpPayloadSize, 1232);
+  assert.is(p.additionals![0]!.udpPayloadSize, 1232);
   // Header only, when the question is unreadable.
   const h = headerOnlyReply(q.subarray(0, 12), undefined, Rcode.FormErr);
   assert.is(h.length, 12);
