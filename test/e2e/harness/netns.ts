@@ -95,7 +95,10 @@ export interface Guest {
   waitRelayExit(timeoutMs?: number): Promise<ExecResult>;
   /** Runs `cmd` inside the namespace; throws a {@link HarnessError} when it fails unless `reject: false`. */
   exec(cmd: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
-  /** Starts `cmd` in the background inside the namespace; `close()` kills it. */
+  /**
+   * Starts `cmd` in the background inside the namespace; `close()` kills it. The process does
+   * not keep Node's event loop alive: wait for it with `withTimeout()` (probes.ts), not bare.
+   */
   spawn(cmd: readonly string[], opts?: { readonly env?: Readonly<Record<string, string>> }): GuestProcess;
   /** `ip addr add CIDR dev TAP`. */
   setAddress(cidr: string): Promise<void>;
@@ -255,10 +258,6 @@ class NetnsGuest implements Guest {
     this.relay.stderr?.on('data', (c: Buffer) => void (this.stderr += c.toString()));
     const timeoutMs = this.opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     this.vif = await waitReady(this.name, this.relayCommand, this.relay, timeoutMs);
-    // The relay lives as long as the guest; it must not keep a finished test process alive
-    // (the exit hook then removes the namespace). Every wait on it has its own timer.
-    this.relay.unref();
-    for (const s of [this.relay.stdout, this.relay.stderr]) (s as { unref?: () => void } | null)?.unref?.();
     this.mac = (await this.exec(['cat', `/sys/class/net/${this.tap}/address`])).stdout.trim();
   }
 
@@ -309,7 +308,14 @@ class NetnsGuest implements Guest {
     return this.closing;
   }
 
+  /**
+   * Records a process for close() and the exit hook, and unrefs it: a guest's processes must
+   * not keep a finished (or failed) test process alive, or the exit hook that removes the
+   * namespace would never run. Whoever waits for one uses a timer (withTimeout), which does.
+   */
   private track(proc: GuestProcess): GuestProcess {
+    proc.unref();
+    for (const s of [proc.stdout, proc.stderr]) (s as { unref?: () => void } | null)?.unref?.();
     this.children.add(proc);
     const pid = proc.pid;
     if (pid !== undefined) this.owned.pids.add(pid);

@@ -70,7 +70,15 @@ export function signalPid(pid: number, signal: NodeJS.Signals): void {
  */
 export function removeNamespaceSync(entry: OwnedNamespace): void {
   for (const pid of entry.pids) signalPid(pid, 'SIGKILL');
-  for (const pid of pidsInNamespace(entry.name)) signalPid(pid, 'SIGKILL');
+  // SIGKILL takes effect asynchronously; poll (bounded) until the namespace is empty, so that
+  // nothing of ours outlives this call.
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 100; i++) {
+    const left = pidsInNamespace(entry.name);
+    if (left.length === 0) break;
+    for (const pid of left) signalPid(pid, 'SIGKILL');
+    Atomics.wait(sleeper, 0, 0, 20); // a synchronous 20 ms sleep: the exit path cannot await
+  }
   spawnSync('ip', ['netns', 'delete', entry.name], { stdio: 'ignore', timeout: 10_000 });
   rmSync(etcNetnsDir(entry.name), { recursive: true, force: true });
   owned.delete(entry.name);
