@@ -80,16 +80,17 @@ function finReceived(c: Connection, now: number): void {
     case State.SynReceived:
     case State.Established:
       c.setState(State.CloseWait);
-      break;
+      c.onEnd?.();
+      return;
     case State.FinWait1:
       // Our FIN not yet acknowledged (else we would be in FIN-WAIT-2): simultaneous close.
       c.setState(State.Closing);
-      break;
+      c.onEnd?.();
+      return;
     case State.FinWait2:
-      c.enterTimeWait(now);
-      break;
-    default:
+      // The end of data is reported before the close that TIME-WAIT implies.
+      c.onEnd?.();
+      if (!c.dead) c.enterTimeWait(now);
       return;
   }
-  c.onEnd?.();
 }

@@ -187,6 +187,7 @@ export class TcpFixture {
     c.shutdown();
     this.ep.flush();
     this.out.take();
+    this.events.length = 0;
     return c;
   }
 
@@ -195,6 +196,7 @@ export class TcpFixture {
     const c = this.finWait1();
     this.send({ ack: this.localSeq + 2 });
     this.out.take();
+    this.events.length = 0;
     return c;
   }
 
@@ -213,6 +215,7 @@ export class TcpFixture {
     c.shutdown();
     this.ep.flush();
     this.out.take();
+    this.events.length = 0;
     return c;
   }
 
@@ -221,6 +224,7 @@ export class TcpFixture {
     const c = this.finWait1();
     this.send({ flags: FIN | ACK, ack: this.localSeq + 1 });
     this.out.take();
+    this.events.length = 0;
     return c;
   }
 
@@ -229,6 +233,7 @@ export class TcpFixture {
     const c = this.finWait2();
     this.send({ flags: FIN | ACK, ack: this.localSeq + 2 });
     this.out.take();
+    this.events.length = 0;
     return c;
   }
 
