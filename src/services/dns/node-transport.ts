@@ -62,7 +62,7 @@ export class NodeDnsTransport implements DnsUpstreamTransport {
     const send = (msg: Uint8Array): void => {
       if (closed) return;
       if (!connected) {
-        queue.push(msg.slice());
+        queue.push(new Uint8Array(msg));
         return;
       }
       sock.send(msg, (e) => {

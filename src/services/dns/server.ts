@@ -131,7 +131,9 @@ export class DnsServer {
    */
   attachUdp(udp: UdpLayer, gatewayIp: number): () => void {
     return udp.bind(gatewayIp, DNS_SERVICE_PORT, (info) => {
-      const query = info.buf.slice(info.payload, info.payload + info.payloadLen);
+      // A copy: the frame's buffer is reused as soon as we return (and on a Node Buffer `slice`
+      // would only be a view).
+      const query = new Uint8Array(info.buf.subarray(info.payload, info.payload + info.payloadLen));
       const srcIp = info.srcIp;
       const srcPort = info.srcPort;
       this.handleQuery(query, { transport: 'udp', address: srcIp, port: srcPort }, (reply) => {

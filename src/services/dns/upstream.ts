@@ -138,7 +138,8 @@ export class Upstream {
     }
     return new ResultAsync(
       new Promise<Result<UpstreamAnswer, UpstreamError>>((resolve) => {
-        const f = new Forward(this, query.slice(), q, tcp, tryOrder(this.health, this.runtime.clock.now()), (r) => {
+        // new Uint8Array(view) copies even when given a Node Buffer (whose slice() is a view).
+        const f = new Forward(this, new Uint8Array(query), q, tcp, tryOrder(this.health, this.runtime.clock.now()), (r) => {
           this.live.delete(f);
           if (r.isOk()) this.counters.answered++;
           resolve(r);
@@ -210,7 +211,7 @@ class Forward {
   private launch(health: ServerHealth, tcp: boolean): void {
     const rt = this.up.runtime;
     const a: Attempt = { health, id: rt.rng.u32() & 0xffff, tcp, done: false };
-    const msg = this.query.slice();
+    const msg = new Uint8Array(this.query);
     setMsgId(msg, a.id);
     this.attempts.push(a);
     this.current = a;

@@ -242,7 +242,8 @@ test('attachUdp copies the borrowed frame before forwarding and replies from gat
   } as unknown as UdpLayer;
   const unbind = server.attachUdp(udp, 0xc0a84101);
   const q = query('far.test', 'A', { id: 0x55 });
-  const frame = new Uint8Array(100 + q.length);
+  // A Node Buffer, like the transports deliver: its slice() is a view, not a copy.
+  const frame = Buffer.alloc(100 + q.length);
   frame.set(q, 100);
   handler!({ buf: frame, payload: 100, payloadLen: q.length, srcIp: 0xc0a84102, srcPort: 5353 } as FrameInfo);
   frame.fill(0xee); // the switch reuses its buffer

@@ -58,6 +58,14 @@ test('forwards with a fresh random id and accepts the matching answer', async ()
   assert.is(up.pending, 0);
 });
 
+test('a query given as a Node Buffer is copied, not rewritten in place', () => {
+  const { fake, up } = setup();
+  const q = Buffer.from(query('example.test', 'A', { id: 0x2222 }));
+  start(up, q);
+  assert.is(q.readUInt16BE(0), 0x2222);
+  assert.is.not(msgId(fake.last().msg), 0x2222);
+});
+
 test('ids differ between attempts and between queries', () => {
   const { fake, up, sched } = setup({}, [A, B]);
   start(up, query('example.test', 'A'));
