@@ -5,7 +5,8 @@
  * @module
  */
 import type { FrameInfo } from '../../../src/wire/frame-info.js';
-import type { RefFrame } from './frame-ref.js';
+import type { TcpOptions } from '../../../src/wire/tcp.js';
+import type { RefFrame, RefTcpOptions } from './frame-ref.js';
 
 /** The fields of a parse that tests compare; offsets are relative to the frame start. */
 export interface ComparableFrame {
@@ -38,14 +39,22 @@ export function expectedFrom(ref: RefFrame): ComparableFrame {
   if (ref.eth) Object.assign(out, { dstMac: ref.eth.dst, srcMac: ref.eth.src, etherType: ref.eth.type });
   if (ref.drop !== 'none') return out;
   out.l3 = 14;
-  Object.assign(out, { ipHeaderLen: 0, ipTotalLen: 0, protocol: 0, srcIp: 0, dstIp: 0, fragment: false });
-  Object.assign(out, { l4: 0, l4Len: 0, srcPort: 0, dstPort: 0, payload: 0, payloadLen: 0 });
-  if (ref.ip) {
-    Object.assign(out, { ipHeaderLen: ref.ip.headerLen, ipTotalLen: ref.ip.totalLen, protocol: ref.ip.protocol, srcIp: ref.ip.src, dstIp: ref.ip.dst, fragment: ref.ip.fragment });
-  }
-  if (ref.l4) {
-    Object.assign(out, { l4: ref.l4.start, l4Len: ref.l4.len, srcPort: ref.l4.srcPort, dstPort: ref.l4.dstPort, payload: ref.l4.payload, payloadLen: ref.l4.payloadLen });
-  }
+  const ip = ref.ip;
+  const l4 = ref.l4;
+  Object.assign(out, {
+    ipHeaderLen: ip?.headerLen ?? 0,
+    ipTotalLen: ip?.totalLen ?? 0,
+    protocol: ip?.protocol ?? 0,
+    srcIp: ip?.src ?? 0,
+    dstIp: ip?.dst ?? 0,
+    fragment: ip?.fragment ?? false,
+    l4: l4?.start ?? 0,
+    l4Len: l4?.len ?? 0,
+    srcPort: l4?.srcPort ?? 0,
+    dstPort: l4?.dstPort ?? 0,
+    payload: l4?.payload ?? 0,
+    payloadLen: l4?.payloadLen ?? 0,
+  });
   return out;
 }
 
@@ -74,4 +83,20 @@ export function comparableOf(info: FrameInfo, code: number, names: readonly stri
     payloadLen: info.payloadLen,
   });
   return out;
+}
+
+/** A reused `TcpOptions` as the plain value the reference walker returns. */
+export function plainOptions(o: TcpOptions): RefTcpOptions {
+  const sack: Array<[number, number]> = [];
+  for (let k = 0; k < o.sackCount; k++) sack.push([o.sack[2 * k]!, o.sack[2 * k + 1]!]);
+  return {
+    mss: o.mss,
+    windowScale: o.windowScale,
+    sackPermitted: o.sackPermitted,
+    hasTimestamps: o.hasTimestamps,
+    tsVal: o.tsVal,
+    tsEcr: o.tsEcr,
+    sack,
+    malformed: o.malformed,
+  };
 }

@@ -35,6 +35,10 @@ export interface RefFrame {
   };
   /** Present when the whole frame passed and it is IPv4. */
   l4?: { start: number; len: number; srcPort: number; dstPort: number; payload: number; payloadLen: number };
+  /** Header fields of an accepted, unfragmented TCP segment, UDP datagram or ICMP message. */
+  tcp?: { seq: number; ack: number; headerLen: number; flags: number; window: number; checksum: number };
+  udp?: { length: number; checksum: number };
+  icmp?: { type: number; code: number; id: number; seq: number };
 }
 
 /** Options of the TCP reference walker (RFC 9293 §3.1, RFC 7323, RFC 2018). */
@@ -121,6 +125,7 @@ export function refParseFrame(b: Uint8Array, off: number, len: number, verifyChe
         eth,
         ip,
         l4: { start, len: segLen, srcPort: sv.getUint16(0), dstPort: sv.getUint16(2), payload: start + doff, payloadLen: segLen - doff },
+        tcp: { seq: sv.getUint32(4), ack: sv.getUint32(8), headerLen: doff, flags: seg[13]!, window: sv.getUint16(14), checksum: sv.getUint16(16) },
       };
     }
     case 17: {
@@ -137,12 +142,19 @@ export function refParseFrame(b: Uint8Array, off: number, len: number, verifyChe
         eth,
         ip,
         l4: { start, len: segLen, srcPort: sv.getUint16(0), dstPort: sv.getUint16(2), payload: start + 8, payloadLen: ulen - 8 },
+        udp: { length: ulen, checksum: sv.getUint16(6) },
       };
     }
     case 1: {
       if (segLen < 8) return { drop: 'truncated', eth, ip };
       if (verifyChecksums && refSum(seg) !== 0xffff) return { drop: 'badChecksum', eth, ip };
-      return { drop: 'none', eth, ip, l4: { ...plain, payload: start + 8, payloadLen: segLen - 8 } };
+      return {
+        drop: 'none',
+        eth,
+        ip,
+        l4: { ...plain, payload: start + 8, payloadLen: segLen - 8 },
+        icmp: { type: seg[0]!, code: seg[1]!, id: sv.getUint16(4), seq: sv.getUint16(6) },
+      };
     }
     default:
       return { drop: 'none', eth, ip, l4: plain };
