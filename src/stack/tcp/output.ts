@@ -78,8 +78,11 @@ export function emitSegment(c: Connection, now: number, seq: number, flags: numb
   } else {
     if (c.tsOn) optLen += 12;
     if (c.sackOn && ack && !c.reasm.isEmpty) {
-      // 40 option bytes at most: 3 blocks fit beside timestamps, 4 without (RFC 2018 §3).
-      sackN = c.reasm.sackBlocks(c.rcvNxt, sackScratch, c.tsOn ? 3 : 4);
+      // 40 option bytes at most: 3 blocks fit beside timestamps, 4 without (RFC 2018 §3); a full
+      // data segment has no room left, so blocks go only where they fit (SND.MSS counts TS only).
+      const room = Math.min(40 - optLen, ctx.mss - len - optLen);
+      const fit = Math.min(c.tsOn ? 3 : 4, (room - 4) >> 3);
+      if (fit > 0) sackN = c.reasm.sackBlocks(c.rcvNxt, sackScratch, fit);
       if (sackN > 0) optLen += 4 + 8 * sackN;
     }
   }
