@@ -56,7 +56,7 @@ test.after(() => {
 async function guestOnNetwork(): Promise<Guest> {
   resolver = await startTestResolver({
     records: ZONE,
-    handler: (q) => (q.questions?.[0]?.name.endsWith('down.test') ? 'drop' : undefined) as never,
+    handler: (q) => (q.questions?.[0]?.name.endsWith('down.test') ? 'drop' : undefined),
   });
   net = VirtualNetwork.create({})._unsafeUnwrap();
   dns = createDnsService(net.runtime, {

@@ -15,8 +15,8 @@ export type TestResolverAction = { answers: Answer[]; rcode?: number } | 'drop';
 export interface TestResolverOptions {
   /** Records served; the answer is every record with the question's name (any case) and type. */
   records?: Answer[];
-  /** Overrides the record lookup for special behaviour (drop, SERVFAIL, …). */
-  handler?: (q: DecodedPacket, transport: 'udp' | 'tcp') => TestResolverAction;
+  /** Overrides the record lookup for special behaviour (drop, SERVFAIL, …); undefined = normal lookup. */
+  handler?: (q: DecodedPacket, transport: 'udp' | 'tcp') => TestResolverAction | undefined;
   /** Listen on this port instead of a free one (UDP and TCP). */
   port?: number;
 }

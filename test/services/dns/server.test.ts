@@ -245,7 +245,7 @@ test('attachUdp copies the borrowed frame before forwarding and replies from gat
   // A Node Buffer, like the transports deliver: its slice() is a view, not a copy.
   const frame = Buffer.alloc(100 + q.length);
   frame.set(q, 100);
-  handler!({ buf: frame, payload: 100, payloadLen: q.length, srcIp: 0xc0a84102, srcPort: 5353 } as FrameInfo);
+  handler!({ buf: frame, payload: 100, payloadLen: q.length, srcIp: 0xc0a84102, srcPort: 5353 } as unknown as FrameInfo);
   frame.fill(0xee); // the switch reuses its buffer
   fake.last().reply(responseTo(fake.last().msg, []));
   await flush();
