@@ -52,7 +52,7 @@ async function ping(from: Guest, to: string, size = 56): Promise<void> {
   assert.match(r.stdout, /3 packets received/, `${from.name} -> ${to}: ${r.stdout}`);
 }
 
-async function netnsList(): Promise<string> {
+function netnsList(): string {
   return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
 }
 
@@ -124,7 +124,7 @@ it('vmnet: the Vif response sets MAC and MTU, the UUID is sent, and frames flow 
 it('vmnet: a Disconnect response makes the relay exit 3 with the reason, and leaves nothing behind', async () => {
   const reason = 'Preferred IP address 192.168.65.9 already used.';
   hub = await startFrameHub(join(dir, 'hub.sock'), { framing: 'vmnet', respond: () => disconnectResponse(reason) });
-  const before = await netnsList();
+  let failed = '';
   try {
     await createGuest({ socketPath: hub.path, framing: 'vmnet', preferredIp: '192.168.65.9' });
     assert.unreachable('createGuest must fail on a Disconnect response');
@@ -133,26 +133,34 @@ it('vmnet: a Disconnect response makes the relay exit 3 with the reason, and lea
     assert.is(e.exitCode, 3, e.message);
     assert.match(e.stderr, `disconnect: ${reason}`);
     assert.ok(e.namespace?.startsWith('vnk-'), 'the error names the namespace');
+    failed = e.namespace!;
     assert.not.ok(existsSync(`/etc/netns/${e.namespace}`), '/etc/netns/<name> removed');
   }
   // §1.4: command 8 carries the address as u32 LE, i.e. the octets reversed.
   assert.is(hub.commands[0]![0], 8);
   assert.equal([...hub.commands[0]!.subarray(37, 41)], [9, 65, 168, 192]);
-  assert.is(await netnsList(), before, 'the failed guest left no namespace');
+  // Only our own name is checked: other test processes may create namespaces meanwhile.
+  assert.not.match(netnsList(), failed, 'the failed guest left no namespace');
   assert.equal(ownedNamespaces(), []);
 });
 
 it('close() is idempotent and removes the namespace, its /etc/netns dir and every process in it', async () => {
   const [a] = await lan({ framing: 'qemu' }, [{}]);
   const sleeper = a!.spawn(['sleep', '600']);
+  // SIGTERM ends this sh, but its backgrounded child keeps the stdout pipe open: close() must
+  // not wait forever for that process's output to end.
+  const holder = a!.spawn(['sh', '-c', 'sleep 600 & sleep 601']);
   // A grandchild that the harness never saw: close() must find it through `ip netns pids`.
   await a!.exec(['sh', '-c', 'sleep 600 >/dev/null 2>&1 &']);
   const relayPid = a!.relay.pid!;
-  const inside = execFileSync('ip', ['netns', 'pids', a!.name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
-  assert.ok(inside.length >= 3, `relay + 2 sleeps, got ${inside.join(',')}`);
+  // relay, sleeper, holder's sh and its two sleeps, the grandchild sleep
+  const inside = await waitUntil('6 processes in the namespace', () => {
+    const pids = execFileSync('ip', ['netns', 'pids', a!.name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+    return pids.length >= 6 ? pids : undefined;
+  });
   await Promise.all([a!.close(), a!.close()]);
   await a!.close();
-  assert.not.match(await netnsList(), a!.name);
+  assert.not.match(netnsList(), a!.name);
   assert.not.ok(existsSync(`/etc/netns/${a!.name}`));
   // A killed process may linger as a zombie until its new parent reaps it; that is not alive.
   const alive = (pid: number): boolean => {
@@ -163,7 +171,7 @@ it('close() is idempotent and removes the namespace, its /etc/netns dir and ever
     }
   };
   // A process leaves the namespace a moment before it is gone from the process table.
-  const pids = [relayPid, sleeper.pid!, ...inside.map(Number)];
+  const pids = [relayPid, sleeper.pid!, holder.pid!, ...inside.map(Number)];
   await waitUntil(`pids ${pids.join(',')} to be gone after close()`, () => !pids.some(alive), { timeoutMs: 5_000 });
 });
 

@@ -183,14 +183,19 @@ export function parseVifLine(line: string): VifInfo | undefined {
  * Waits for the relay's `ready` line; resolves with the `vif` line if one came first.
  * Rejects when the relay exits first or the deadline passes.
  */
-function waitReady(ns: string, command: string, relay: GuestProcess, timeoutMs: number): Promise<VifInfo | undefined> {
+function waitReady(
+  ns: string,
+  command: string,
+  relay: GuestProcess,
+  timeoutMs: number,
+  stderr: () => string,
+): Promise<VifInfo | undefined> {
   return new Promise((resolve, reject) => {
     let stdout = '';
-    let stderr = '';
     let vif: VifInfo | undefined;
     const fail = (summary: string, extra: { exitCode?: number | undefined; signal?: string | undefined } = {}): void => {
       cleanup();
-      reject(new HarnessError(summary, { namespace: ns, command, stderr, stdout, ...extra }));
+      reject(new HarnessError(summary, { namespace: ns, command, stderr: stderr(), stdout, ...extra }));
     };
     const onOut = (chunk: Buffer): void => {
       stdout += chunk.toString();
@@ -203,28 +208,20 @@ function waitReady(ns: string, command: string, relay: GuestProcess, timeoutMs: 
         }
       }
     };
-    const onErr = (chunk: Buffer): void => void (stderr += chunk.toString());
     const timer = setTimeout(() => fail(`tap-relay not ready after ${timeoutMs} ms`), timeoutMs);
     const cleanup = (): void => {
       clearTimeout(timer);
       relay.stdout?.off('data', onOut);
-      relay.stderr?.off('data', onErr);
     };
     relay.stdout?.on('data', onOut);
-    relay.stderr?.on('data', onErr);
-    void relay.then((r) =>
-      fail('tap-relay exited before it was ready', { exitCode: r.exitCode, signal: r.signal }),
-    );
+    // After `ready` this is a no-op: a settled promise ignores the late reject.
+    void relay.then((r) => fail('tap-relay exited before it was ready', { exitCode: r.exitCode, signal: r.signal }));
   });
 }
 
-/** Sends SIGTERM, then SIGKILL after a grace period, and waits for the process to be reaped. */
-async function stop(proc: GuestProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) return;
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), KILL_GRACE_MS);
-  await proc;
-  clearTimeout(timer);
+/** True once the process has exited (its stdio may still be held open by its children). */
+function exited(proc: GuestProcess): boolean {
+  return proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined;
 }
 
 /** The {@link Guest} implementation; {@link createGuest} is the way to make one. */
@@ -257,7 +254,7 @@ class NetnsGuest implements Guest {
     this.relay = this.track(execa('ip', argv, { reject: false, stdin: 'ignore' } satisfies SpawnOptions));
     this.relay.stderr?.on('data', (c: Buffer) => void (this.stderr += c.toString()));
     const timeoutMs = this.opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-    this.vif = await waitReady(this.name, this.relayCommand, this.relay, timeoutMs);
+    this.vif = await waitReady(this.name, this.relayCommand, this.relay, timeoutMs, () => this.stderr);
     this.mac = (await this.exec(['cat', `/sys/class/net/${this.tap}/address`])).stdout.trim();
   }
 
@@ -293,14 +290,27 @@ class NetnsGuest implements Guest {
   close(): Promise<void> {
     this.closing ??= (async () => {
       openGuests.delete(this);
-      await Promise.all([...this.children].map(stop));
-      // Anything else still inside (daemons a test backgrounded with `sh -c '... &'`) is ours too.
-      // SIGKILL is delivered asynchronously: wait until the namespace is really empty.
-      await waitUntil('the namespace to have no processes left', () => {
-        const left = pidsInNamespace(this.name);
-        for (const pid of left) signalPid(pid, 'SIGKILL');
-        return left.length === 0;
-      }, { namespace: this.name, timeoutMs: 10_000, intervalMs: 50 });
+      // Politely first: SIGTERM lets a relay or daemon exit cleanly.
+      const procs = [...this.children];
+      for (const p of procs) if (!exited(p)) p.kill('SIGTERM');
+      await waitUntil('processes to exit after SIGTERM', () => procs.every(exited), {
+        timeoutMs: KILL_GRACE_MS,
+        intervalMs: 20,
+      }).catch(() => undefined);
+      // Then everything still inside, including children a test backgrounded with
+      // `sh -c '... &'` (ours too: they live in our namespace). SIGKILL is delivered
+      // asynchronously, so wait until the namespace is really empty.
+      await waitUntil(
+        'the namespace to have no processes left',
+        () => {
+          const left = [...pidsInNamespace(this.name), ...procs.filter((p) => !exited(p)).map((p) => p.pid!)];
+          for (const pid of left) signalPid(pid, 'SIGKILL');
+          return left.length === 0;
+        },
+        { namespace: this.name, timeoutMs: 10_000, intervalMs: 20 },
+      );
+      // Only now can the execa promises settle: a killed grandchild may have held their pipes.
+      await withTimeout('reaping the guest processes', Promise.all(procs), 10_000, () => ({ namespace: this.name }));
       await run(this.name, 'ip', ['netns', 'delete', this.name], { reject: false });
       rmSync(etcNetnsDir(this.name), { recursive: true, force: true });
       unregisterNamespace(this.name);
