@@ -410,8 +410,9 @@ export class LeasePool {
     const bad = checkAssignable(this.config, ip);
     if (bad !== undefined) return bad.message;
     if (this.t.byIp.has(ip) || this.t.spent.has(ip)) return 'a second entry for the same address';
+    // A spent address that is now reserved is harmless (reuse skips reserved addresses); a lease is not.
     const resv = this.t.resvByIp.get(ip);
-    if (resv !== undefined && (key === undefined || (resv !== key && resv !== macKey(mac)))) return `reserved for ${resv}`;
+    if (resv !== undefined && key !== undefined && resv !== key && resv !== macKey(mac)) return `reserved for ${resv}`;
     return undefined;
   }
 
