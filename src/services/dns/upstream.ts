@@ -6,7 +6,7 @@
  * only a response with that id and the same question (RFC 5452 §4.1, §9.1); anything else is
  * counted as spoofed and ignored. An attempt that has not been answered after `attemptTimeoutMs`
  * hands over to the next server (round robin over the try order, so a single server is simply
- * resent); earlier attempts stay open, and whichever answer comes first wins. After
+ * resent); the previous attempt stays open, and whichever answer comes first wins. After
  * `queryTimeoutMs` in all the query fails and the server answers the guest SERVFAIL. A truncated
  * UDP answer (TC) is retried over TCP with the same server (RFC 7766 §5); queries that came over
  * TCP go upstream over TCP. NOERROR and NXDOMAIN are final; other rcodes (SERVFAIL, REFUSED, …)
@@ -38,7 +38,10 @@ export interface UpstreamOptions {
   readonly markDownAfter?: number;
   /** How long a down server is tried only after the others (default 30000 ms). */
   readonly downForMs?: number;
-  /** Forwarded queries in flight at most; more fail at once with `dns-upstream-busy` (default 512). */
+  /**
+   * Forwarded queries in flight at most; more fail at once with `dns-upstream-busy` (default 256).
+   * Each holds at most two host sockets, so this also bounds the file descriptors DNS uses.
+   */
   readonly maxPending?: number;
 }
 
@@ -105,7 +108,7 @@ export class Upstream {
     this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 2000;
     this.queryTimeoutMs = opts.queryTimeoutMs ?? 5000;
     this.policy = { markDownAfter: opts.markDownAfter ?? 3, downForMs: opts.downForMs ?? 30_000 };
-    this.maxPending = opts.maxPending ?? 512;
+    this.maxPending = opts.maxPending ?? 256;
     this.setServers(opts.servers);
   }
 
@@ -213,6 +216,10 @@ class Forward {
     const a: Attempt = { health, id: rt.rng.u32() & 0xffff, tcp, done: false };
     const msg = new Uint8Array(this.query);
     setMsgId(msg, a.id);
+    // Keep only the previous attempt listening for a late answer besides the new one: a guest
+    // flooding a dead upstream must not cost more than two sockets per pending query.
+    const open = this.attempts.filter((x) => !x.done);
+    if (open.length >= 2) this.closeAttempt(open[0]!);
     this.attempts.push(a);
     this.current = a;
     rt.scheduler.arm(this.timer, Math.min(rt.clock.now() + this.up.attemptTimeoutMs, this.deadline));

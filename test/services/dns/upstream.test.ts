@@ -103,6 +103,7 @@ test('one server that never answers: resent every attempt timeout, failure exact
   await flush();
   assert.equal(fake.sent.map((s) => [s.server, s.at]), [[A, 0], [A, 2000], [A, 4000]]);
   assert.is(box.r, undefined, 'no answer before the bound');
+  assert.equal(fake.sent.map((s) => s.closed()), [true, false, false], 'only the last two attempts keep a socket');
   sched.advance(1);
   await flush();
   assert.is(box.r!._unsafeUnwrapErr().kind, 'dns-upstream-timeout');
@@ -111,14 +112,15 @@ test('one server that never answers: resent every attempt timeout, failure exact
   assert.is(up.stats().timeouts, 3);
 });
 
-test('failover order A → B → C, and a late answer from A still wins', async () => {
+test('failover order A → B → C, and a late answer from the previous server still wins', async () => {
   const { fake, up, sched } = setup({ attemptTimeoutMs: 1000, queryTimeoutMs: 5000 }, [A, B, C]);
   const box = start(up, query('example.test', 'A'));
   sched.advance(2500);
   assert.equal(fake.sent.map((s) => [s.server, s.at]), [[A, 0], [B, 1000], [C, 2000]]);
-  fake.sent[0]!.reply(responseTo(fake.sent[0]!.msg, A_REC));
+  assert.ok(fake.sent[0]!.closed(), 'two attempts back: socket released');
+  fake.sent[1]!.reply(responseTo(fake.sent[1]!.msg, A_REC));
   await flush();
-  assert.is(box.r!._unsafeUnwrap().server.address, '10.0.0.1');
+  assert.is(box.r!._unsafeUnwrap().server.address, '10.0.0.2');
   assert.ok(fake.sent.every((s) => s.closed()));
 });
 
