@@ -8,7 +8,7 @@
  * @module
  */
 import type { Readable, Writable } from 'node:stream';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { ResultAsync } from 'neverthrow';
 import { describeError, vnetError, type VnetError } from '../../src/errors.js';
 import { SystemScheduler, Timer, type Scheduler } from '../../src/runtime/scheduler.js';
@@ -132,25 +132,39 @@ export function spawnSupervised(
   args: readonly string[],
   options: SpawnOptions = {},
 ): ResultAsync<SupervisedProcess, SpawnError> {
-  const proc = execa(binary, args, {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    buffer: false,
-    reject: false,
-    // Our own SIGTERM→SIGKILL runs on the injected scheduler; execa's timer would not.
-    forceKillAfterDelay: false,
-    // Kill the VM if this Node process exits without stopping it.
-    cleanup: true,
-    env: { ...options.env },
-  });
   const scheduler = options.scheduler ?? new SystemScheduler();
-  const started = new Promise<SupervisedProcess>((resolve, reject) => {
-    proc.once('spawn', () => resolve(new SupervisedProcess(proc.pid!, proc, scheduler)));
-    proc.once('error', reject);
-  });
-  proc.catch(() => undefined);
+  const started = loadExeca().then(
+    ({ execa }) =>
+      new Promise<SupervisedProcess>((resolve, reject) => {
+        const proc = execa(binary, args, {
+          stdin: 'pipe',
+          stdout: 'pipe',
+          stderr: 'pipe',
+          buffer: false,
+          reject: false,
+          // Our own SIGTERM→SIGKILL runs on the injected scheduler; execa's timer would not.
+          forceKillAfterDelay: false,
+          // Kill the VM if this Node process exits without stopping it.
+          cleanup: true,
+          env: { ...options.env },
+        });
+        proc.catch(() => undefined);
+        proc.once('spawn', () => resolve(new SupervisedProcess(proc.pid!, proc, scheduler)));
+        proc.once('error', reject);
+      }),
+  );
   return ResultAsync.fromPromise(started, (e) =>
     vnetError('spawn-failed', `cannot start ${binary}: ${describeError(e)}`, { binary, cause: e }),
   );
+}
+
+let execaModule: Promise<typeof import('execa')> | undefined;
+
+/**
+ * execa 9 is ESM-only (and so are its dependencies); a static import makes this module, and all
+ * that import it, unloadable by CommonJS test runners such as `uvu -r tsx`. `import()` works in
+ * both module systems, so execa is loaded on first use.
+ */
+function loadExeca(): Promise<typeof import('execa')> {
+  return (execaModule ??= import('execa'));
 }
