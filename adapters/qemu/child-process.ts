@@ -58,6 +58,8 @@ export class SupervisedProcess {
     private readonly scheduler: Scheduler,
   ) {
     this.killTimer = new Timer(() => this.signal('SIGKILL'));
+    // Console input written after the VM died fails with EPIPE; that is not worth crashing over.
+    proc.stdin?.on('error', () => undefined);
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (s: string) => {
       this.stderrBuf = (this.stderrBuf + s).slice(-STDERR_TAIL_BYTES);
