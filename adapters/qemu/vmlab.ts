@@ -81,6 +81,13 @@ export interface VmlabGuestOptions {
   dhcpTries?: number;
   /** Power off this many seconds after `ready` (or after an `error`); 0 = at once. */
   poweroff?: number;
+  /**
+   * No DHCP: `vmlab.static=IP/PREFIX,GATEWAY` (adapters/qemu/guest/init only; the guest then
+   * prints `static-configured` instead of `lease-acquired`).
+   */
+  staticAddress?: { cidr: string; gateway?: string };
+  /** With `staticAddress`: nameservers, `vmlab.dns=IP[,IP]`. */
+  dns?: readonly string[];
 }
 
 /** Kernel command-line words for {@link VmlabGuestOptions}, e.g. `vmlab.wget=off vmlab.poweroff=0`. */
@@ -99,6 +106,8 @@ export function vmlabAppend(o: VmlabGuestOptions): string {
   put('mtu', o.mtu);
   put('dhcp_tries', o.dhcpTries);
   put('poweroff', o.poweroff);
+  put('static', o.staticAddress && `${o.staticAddress.cidr},${o.staticAddress.gateway ?? ''}`);
+  put('dns', o.dns && o.dns.length > 0 ? o.dns.join(',') : undefined);
   return words.join(' ');
 }
 

@@ -76,4 +76,12 @@ test('vmlabAppend writes only what is set, in guest/init spelling', () => {
   assert.is(vmlabAppend({}), '');
 });
 
+test('vmlabAppend: static address (gateway optional) and nameservers, as adapters/qemu/guest/init reads them', () => {
+  assert.is(
+    vmlabAppend({ staticAddress: { cidr: '192.168.65.9/24', gateway: '192.168.65.1' }, dns: ['192.168.65.1', '10.0.0.53'] }),
+    'vmlab.static=192.168.65.9/24,192.168.65.1 vmlab.dns=192.168.65.1,10.0.0.53',
+  );
+  assert.is(vmlabAppend({ staticAddress: { cidr: '10.0.0.5/24' }, dns: [] }), 'vmlab.static=10.0.0.5/24,');
+});
+
 test.run();
