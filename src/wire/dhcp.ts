@@ -28,8 +28,9 @@
 import { setU16be, setU32be, setU48be, u16be, u32be, u48be } from './bytes.js';
 import { Drop, type DropCode } from './drop.js';
 
-/** UDP ports (RFC 2131 §4.1). */
+/** The server's UDP port (RFC 2131 §4.1). */
 export const DHCP_SERVER_PORT = 67;
+/** The client's UDP port (RFC 2131 §4.1). */
 export const DHCP_CLIENT_PORT = 68;
 
 /** Length of the BOOTP fixed header, `op` through `file` (RFC 2131 §2, Figure 1). */
@@ -52,42 +53,15 @@ export const BootpOp = { Request: 1, Reply: 2 } as const;
 export const HTYPE_ETHERNET = 1;
 
 /** DHCP message types, option 53 (RFC 2132 §9.6). */
-export const DhcpMessageType = {
-  Discover: 1,
-  Offer: 2,
-  Request: 3,
-  Decline: 4,
-  Ack: 5,
-  Nak: 6,
-  Release: 7,
-  Inform: 8,
-} as const;
+export const DhcpMessageType = { Discover: 1, Offer: 2, Request: 3, Decline: 4, Ack: 5, Nak: 6, Release: 7, Inform: 8 } as const;
 
-/** Option codes we read or write (RFC 2132 unless noted). */
+/** Option codes we read or write (RFC 2132 sections in comments; 119 is RFC 3397). */
 export const DhcpOption = {
-  Pad: 0,
-  SubnetMask: 1,
-  Router: 3,
-  DomainNameServer: 6,
-  HostName: 12,
-  DomainName: 15,
-  InterfaceMtu: 26,
-  BroadcastAddress: 28,
-  NtpServers: 42,
-  RequestedIpAddress: 50,
-  LeaseTime: 51,
-  Overload: 52,
-  MessageType: 53,
-  ServerIdentifier: 54,
-  ParameterRequestList: 55,
-  Message: 56,
-  MaxMessageSize: 57,
-  RenewalTime: 58,
-  RebindingTime: 59,
-  ClientIdentifier: 61,
-  /** RFC 3397. */
-  DomainSearch: 119,
-  End: 255,
+  Pad: 0, SubnetMask: 1, Router: 3, DomainNameServer: 6, HostName: 12, DomainName: 15, // §3.1–§3.17
+  InterfaceMtu: 26, BroadcastAddress: 28, NtpServers: 42, // §5.1, §5.3, §8.3
+  RequestedIpAddress: 50, LeaseTime: 51, Overload: 52, MessageType: 53, ServerIdentifier: 54, // §9.1–§9.7
+  ParameterRequestList: 55, Message: 56, MaxMessageSize: 57, RenewalTime: 58, RebindingTime: 59, // §9.8–§9.12
+  ClientIdentifier: 61, DomainSearch: 119, End: 255, // §9.14, RFC 3397, §3.2
 } as const;
 
 /** Name of a message type for logs and assertion messages (`DHCPDISCOVER`, …). */
@@ -96,17 +70,28 @@ export function formatDhcpMessageType(t: number): string {
   return names[t] ?? `DHCP(${t})`;
 }
 
-// Fixed-header getters; offsets relative to the start of the BOOTP message (RFC 2131 Figure 1).
+// Fixed-header getters; `off` is the start of the BOOTP message (RFC 2131 §2, Figure 1).
+/** `op`: 1 BOOTREQUEST, 2 BOOTREPLY. */
 export const dhcpOp = (b: Uint8Array, off: number): number => b[off]!;
+/** `htype`: hardware address type (1 = Ethernet). */
 export const dhcpHtype = (b: Uint8Array, off: number): number => b[off + 1]!;
+/** `hlen`: hardware address length (6 for Ethernet). */
 export const dhcpHlen = (b: Uint8Array, off: number): number => b[off + 2]!;
+/** `hops`: set by relay agents. */
 export const dhcpHops = (b: Uint8Array, off: number): number => b[off + 3]!;
+/** `xid`: transaction id chosen by the client, echoed in replies. */
 export const dhcpXid = (b: Uint8Array, off: number): number => u32be(b, off + 4);
+/** `secs`: seconds since the client began. */
 export const dhcpSecs = (b: Uint8Array, off: number): number => u16be(b, off + 8);
+/** `flags`: the BROADCAST bit ({@link BOOTP_BROADCAST_FLAG}) and zeros. */
 export const dhcpFlags = (b: Uint8Array, off: number): number => u16be(b, off + 10);
+/** `ciaddr`: the client's address when it has one (RENEWING, REBINDING, INFORM, RELEASE). */
 export const dhcpCiaddr = (b: Uint8Array, off: number): number => u32be(b, off + 12);
+/** `yiaddr`: "your" address, set by the server. */
 export const dhcpYiaddr = (b: Uint8Array, off: number): number => u32be(b, off + 16);
+/** `siaddr`: next bootstrap server. */
 export const dhcpSiaddr = (b: Uint8Array, off: number): number => u32be(b, off + 20);
+/** `giaddr`: relay agent address, 0 without a relay. */
 export const dhcpGiaddr = (b: Uint8Array, off: number): number => u32be(b, off + 24);
 /** The first six octets of `chaddr` as a MAC number (meaningful when htype/hlen are Ethernet's). */
 export const dhcpChaddrMac = (b: Uint8Array, off: number): number => u48be(b, off + 28);

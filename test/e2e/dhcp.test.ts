@@ -5,17 +5,14 @@
  * reason printed.
  *
  * Wiring: until the facade wires the DHCP service itself, {@link wireDhcp} does what the facade
- * will do: a LeasePool from the resolved options and reservations, an optional LeaseStore, a
- * DhcpServer on `net.udp`, and the vmnet binder. When the facade does it, drop `wireDhcp` and use
- * the facade's own service and events.
+ * will do (`createDhcpService` from the resolved options on `net.udp`, plus the vmnet binder).
+ * When the facade does it, drop `wireDhcp` and use the facade's own service and events.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LeasePool } from '../../src/services/dhcp/lease-pool.js';
-import { LeaseStore } from '../../src/services/dhcp/lease-store.js';
-import { DhcpServer, type DhcpLeaseEvent } from '../../src/services/dhcp/server.js';
+import { createDhcpService, type DhcpLeaseEvent, type DhcpService, type LeasePool } from '../../src/services/dhcp/index.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import type { NetworkOptions } from '../../src/options.js';
 import { runDhcp } from './harness/dhcp.js';
@@ -34,9 +31,8 @@ let seq = 0;
 /** Everything one running network owns, closed after each test. */
 interface Running {
   net: VirtualNetwork;
+  service: DhcpService;
   pool: LeasePool;
-  server: DhcpServer;
-  store: LeaseStore | undefined;
   leases: DhcpLeaseEvent[];
   qemu: string;
   hyperkit: string;
@@ -52,29 +48,29 @@ test.after.each(async () => {
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** What the facade will do with `leasesFile`, `reservations`, MTU and domains. */
+/** What the facade will do: `createDhcpService` from the resolved options, and the vmnet binder. */
 function wireDhcp(net: VirtualNetwork): Omit<Running, 'qemu' | 'hyperkit' | 'net'> {
   const o = net.options;
-  const pool = LeasePool.create(
-    { subnet: o.subnet, gatewayIp: o.gatewayIp, hostIp: o.hostIp, lowestIp: o.lowestIp, highestIp: o.highestIp, leaseTimeSec: o.leaseTimeSeconds },
-    net.runtime.clock,
-  )._unsafeUnwrap();
-  for (const r of o.reservations) pool.reserve(r.uuid !== undefined ? { uuid: r.uuid } : { mac: r.mac! }, r.ip)._unsafeUnwrap();
-  const store = o.leasesFile === undefined ? undefined : LeaseStore.open({ file: o.leasesFile, pool, scheduler: net.runtime.scheduler })._unsafeUnwrap().store;
   const leases: DhcpLeaseEvent[] = [];
-  const server = DhcpServer.create({
+  const service = createDhcpService({
+    runtime: net.runtime,
     udp: net.udp,
-    pool,
-    scheduler: net.runtime.scheduler,
-    serverIp: o.gatewayIp,
-    mtu: o.mtu,
     neighbours: net.neighbours,
+    subnet: o.subnet,
+    gatewayIp: o.gatewayIp,
+    hostIp: o.hostIp,
+    lowestIp: o.lowestIp,
+    highestIp: o.highestIp,
+    leaseTimeSec: o.leaseTimeSeconds,
+    mtu: o.mtu,
     ...(o.domain !== undefined ? { domainName: o.domain } : {}),
     searchDomains: o.searchDomains,
+    reservations: o.reservations,
+    ...(o.leasesFile !== undefined ? { leasesFile: o.leasesFile } : {}),
     onLease: (e) => leases.push(e),
   })._unsafeUnwrap();
-  net.vmnetBinder = (uuid, mac, preferredIp) => server.bindVmnet(uuid, mac, preferredIp);
-  return { pool, server, store, leases };
+  net.vmnetBinder = (uuid, mac, preferredIp) => service.server.bindVmnet(uuid, mac, preferredIp);
+  return { service, pool: service.pool, leases };
 }
 
 async function start(options: NetworkOptions = {}): Promise<Running> {
@@ -89,8 +85,7 @@ async function start(options: NetworkOptions = {}): Promise<Running> {
 async function stop(r: Running): Promise<void> {
   const i = running.indexOf(r);
   if (i >= 0) running.splice(i, 1);
-  r.server.close();
-  if (r.store !== undefined) (await r.store.close())._unsafeUnwrap();
+  (await r.service.close())._unsafeUnwrap();
   await r.net.close();
 }
 

@@ -26,6 +26,7 @@ import { keyOf, macKey, selectorKey, uuidKey, type ClientKey, type ClientSelecto
 import type { AddressInUseError, PoolConfigError, PoolExhaustedError, ReserveError, VmnetBindError } from './dhcp-errors.js';
 import { checkAssignable, resolvePoolOptions, type LeasePoolOptions, type ResolvedPoolOptions } from './pool-config.js';
 import { LeaseTable, type LeaseRecord } from './lease-table.js';
+import { restoreTable, snapshotTable, type PoolSnapshot, type RestoreReport } from './pool-snapshot.js';
 
 /** What a lease looks like from outside. Times are clock ms. */
 export interface Lease {
@@ -54,19 +55,7 @@ export interface Refusal {
   readonly message: string;
 }
 
-/** Everything the pool remembers, for the lease store. Times are clock ms. */
-export interface PoolSnapshot {
-  readonly leases: ReadonlyArray<{ ip: number; mac: number; uuid?: string; hostname?: string; expiresAt: number; bound: boolean }>;
-  /** Used addresses with no owner now: reusable from `reusableAt` (in the future = quarantined). */
-  readonly spent: ReadonlyArray<{ ip: number; reusableAt: number }>;
-}
-
-/** What {@link LeasePool.restore} kept and dropped. */
-export interface RestoreReport {
-  readonly restored: number;
-  /** Entries that no longer fit the configuration (outside the pool, reserved to another NIC, duplicated). */
-  readonly skipped: ReadonlyArray<{ ip: string; why: string }>;
-}
+export type { PoolSnapshot, RestoreReport } from './pool-snapshot.js';
 
 /** The pool. Create with {@link LeasePool.create}. */
 export class LeasePool {
@@ -348,21 +337,11 @@ export class LeasePool {
     return [...this.t.byIp.values()].sort((a, b) => a.ip - b.ip).map((r) => this.t.view(r, now));
   }
 
-  // ---- persistence --------------------------------------------------------------------------
+  // ---- persistence (pool-snapshot.ts) ------------------------------------------------------
 
   /** Everything worth persisting. A pinned lease is written as running one lease time from now. */
   snapshot(): PoolSnapshot {
-    const now = this.clock.now();
-    const leases = [...this.t.byIp.values()].map((r) => ({
-      ip: r.ip,
-      mac: r.mac,
-      ...(r.uuid !== undefined ? { uuid: r.uuid } : {}),
-      ...(r.hostname !== undefined ? { hostname: r.hostname } : {}),
-      expiresAt: r.pinned ? Math.max(r.expiresAt, now + this.leaseMs) : r.expiresAt,
-      bound: r.bound,
-    }));
-    const spent = [...this.t.spent].map(([ip, reusableAt]) => ({ ip, reusableAt }));
-    return { leases, spent };
+    return snapshotTable(this.t, this.clock.now(), this.leaseMs);
   }
 
   /**
@@ -370,51 +349,12 @@ export class LeasePool {
    * another NIC, a second entry for an address or a NIC) are skipped and listed.
    */
   restore(s: PoolSnapshot): RestoreReport {
-    const now = this.clock.now();
-    const skipped: Array<{ ip: string; why: string }> = [];
-    let restored = 0;
-    for (const l of s.leases) {
-      const key = keyOf(l.mac, l.uuid);
-      const why = this.restoreProblem(l.ip, key, l.mac);
-      if (why !== undefined || this.t.byKey.has(key)) {
-        skipped.push({ ip: formatIpv4(l.ip), why: why ?? 'a second entry for the same client' });
-        continue;
-      }
-      const rec: LeaseRecord = {
-        key,
-        ip: l.ip,
-        mac: l.mac,
-        uuid: l.uuid,
-        hostname: l.hostname,
-        expiresAt: l.expiresAt,
-        bound: l.bound,
-        reported: l.expiresAt <= now,
-        pinned: false,
-      };
-      this.t.insert(rec);
-      restored++;
-    }
-    for (const e of s.spent) {
-      const why = this.restoreProblem(e.ip, undefined, -1);
-      if (why !== undefined) skipped.push({ ip: formatIpv4(e.ip), why });
-      else this.t.spent.set(e.ip, e.reusableAt);
-    }
-    this.t.resetCursor();
-    if (restored > 0 || s.spent.length > 0) this.changed();
-    return { restored, skipped };
+    const report = restoreTable(this.t, s, this.clock.now());
+    if (report.restored > 0 || s.spent.length > 0) this.changed();
+    return report;
   }
 
   // ---- internals ----------------------------------------------------------------------------
-
-  private restoreProblem(ip: number, key: ClientKey | undefined, mac: number): string | undefined {
-    const bad = checkAssignable(this.config, ip);
-    if (bad !== undefined) return bad.message;
-    if (this.t.byIp.has(ip) || this.t.spent.has(ip)) return 'a second entry for the same address';
-    // A spent address that is now reserved is harmless (reuse skips reserved addresses); a lease is not.
-    const resv = this.t.resvByIp.get(ip);
-    if (resv !== undefined && key !== undefined && resv !== key && resv !== macKey(mac)) return `reserved for ${resv}`;
-    return undefined;
-  }
 
   /** Who keeps `ip` from `key` right now: another NIC's active lease or reservation, or a quarantine. */
   private holderOf(ip: number, key: ClientKey, mac: number, now: number): string | undefined {

@@ -41,8 +41,8 @@ export class LeaseTable {
   /** No fresh address lies below it (a scan hint; only an unreservation moves it back). */
   private cursor: number;
 
-  constructor(private readonly c: ResolvedPoolOptions) {
-    this.cursor = c.lowestIp;
+  constructor(readonly config: ResolvedPoolOptions) {
+    this.cursor = config.lowestIp;
   }
 
   /** Whether `r` is in force at `now`. */
@@ -67,7 +67,7 @@ export class LeaseTable {
     if (fixed !== undefined) return fixed;
     const own = this.byKey.get(key);
     if (own !== undefined) return own.ip;
-    if (requested >= 0 && checkAssignable(this.c, requested) === undefined && this.isFresh(requested)) return requested;
+    if (requested >= 0 && checkAssignable(this.config, requested) === undefined && this.isFresh(requested)) return requested;
     const fresh = this.nextFresh();
     return fresh >= 0 ? fresh : this.oldestReusable(now);
   }
@@ -148,21 +148,21 @@ export class LeaseTable {
 
   /** Rescans from the bottom (after a restore). */
   resetCursor(): void {
-    this.cursor = this.c.lowestIp;
+    this.cursor = this.config.lowestIp;
   }
 
   private isFresh(ip: number): boolean {
-    return ip !== this.c.gatewayIp && ip !== this.c.hostIp && !this.byIp.has(ip) && !this.spent.has(ip) && !this.resvByIp.has(ip);
+    return ip !== this.config.gatewayIp && ip !== this.config.hostIp && !this.byIp.has(ip) && !this.spent.has(ip) && !this.resvByIp.has(ip);
   }
 
   private nextFresh(): number {
-    for (let ip = Math.max(this.cursor, this.c.lowestIp); ip <= this.c.highestIp; ip++) {
+    for (let ip = Math.max(this.cursor, this.config.lowestIp); ip <= this.config.highestIp; ip++) {
       if (this.isFresh(ip)) {
         this.cursor = ip;
         return ip;
       }
     }
-    this.cursor = this.c.highestIp + 1;
+    this.cursor = this.config.highestIp + 1;
     return -1;
   }
 
