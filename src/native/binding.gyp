@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "vnetkit_native",
-      "sources": ["addon.c", "fd-handle.c", "posix-sockets.c", "hyperv-win.c"],
+      "sources": ["addon.c", "fd-handle.c", "fd-handle-dgram.c", "posix-sockets.c", "hyperv-win.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [

@@ -11,7 +11,7 @@
  * reference (like an active libuv handle keeps its JS wrapper alive); the C struct is freed
  * only once the JS object is finalized AND uv_close has completed.
  */
-#include "native-common.h"
+#include "fd-handle.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,24 +24,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #endif
-
-typedef struct {
-  napi_env env;
-  vk_fd_t fd;
-  uv_poll_t poll;
-  int poll_status;  /* 0 when the poll handle was initialised, else why not */
-  int poll_closed;  /* uv_close finished, or the poll was never initialised */
-  int mask;         /* UV_READABLE/UV_WRITABLE currently polled */
-  int reading;
-  int self_strong;
-  int closed;
-  int finalized;
-  napi_ref self;
-  napi_ref read_cb;
-  napi_ref write_cb;
-  napi_async_context ctx;
-  char src[64]; /* source address of the last successful recvFrom */
-} FdHandle;
 
 static void free_ref(napi_env env, napi_ref* r) {
   if (*r != NULL) {
@@ -163,7 +145,7 @@ static void on_poll(uv_poll_t* p, int status, int events) {
 
 /* ---- JS methods ---------------------------------------------------------------------- */
 
-static FdHandle* this_handle(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+FdHandle* vk_this_handle(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
   size_t argc = want;
   napi_value self;
   void* data = NULL;
@@ -214,13 +196,13 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_fd(napi_env env, napi_callback_info info) {
-  FdHandle* h = this_handle(env, info, 0, NULL);
+  FdHandle* h = vk_this_handle(env, info, 0, NULL);
   if (h == NULL) return NULL;
   return h->closed ? vk_int(env, -1) : vk_fd_value(env, h->fd);
 }
 
 static napi_value js_poll_status(napi_env env, napi_callback_info info) {
-  FdHandle* h = this_handle(env, info, 0, NULL);
+  FdHandle* h = vk_this_handle(env, info, 0, NULL);
   if (h == NULL) return NULL;
   return vk_int(env, h->poll_status);
 }
@@ -234,7 +216,7 @@ static int set_cb(napi_env env, napi_value fn, napi_ref* slot) {
 
 static napi_value js_start_reading(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  FdHandle* h = this_handle(env, info, 1, argv);
+  FdHandle* h = vk_this_handle(env, info, 1, argv);
   if (h == NULL) return NULL;
   if (h->closed) return vk_int(env, UV_EBADF);
   if (set_cb(env, argv[0], &h->read_cb) != 0) return vk_throw_type(env, "startReading(cb): cb must be a function");
@@ -245,7 +227,7 @@ static napi_value js_start_reading(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_stop_reading(napi_env env, napi_callback_info info) {
-  FdHandle* h = this_handle(env, info, 0, NULL);
+  FdHandle* h = vk_this_handle(env, info, 0, NULL);
   if (h == NULL) return NULL;
   if (h->closed) return vk_int(env, 0);
   h->reading = 0;
@@ -254,7 +236,7 @@ static napi_value js_stop_reading(napi_env env, napi_callback_info info) {
 
 static napi_value js_await_writable(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  FdHandle* h = this_handle(env, info, 1, argv);
+  FdHandle* h = vk_this_handle(env, info, 1, argv);
   if (h == NULL) return NULL;
   if (h->closed) return vk_int(env, UV_EBADF);
   if (set_cb(env, argv[0], &h->write_cb) != 0) return vk_throw_type(env, "awaitWritable(cb): cb must be a function");
@@ -264,7 +246,7 @@ static napi_value js_await_writable(napi_env env, napi_callback_info info) {
 }
 
 /* Validates (buf, off, len) into a pointer range; returns 0 or throws. */
-static int get_range(napi_env env, napi_value* argv, uint8_t** p, size_t* n) {
+int vk_get_range(napi_env env, napi_value* argv, uint8_t** p, size_t* n) {
   uint8_t* data;
   size_t blen;
   int64_t off, len;
@@ -278,7 +260,7 @@ static int get_range(napi_env env, napi_value* argv, uint8_t** p, size_t* n) {
 
 static napi_value js_read(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  FdHandle* h = this_handle(env, info, 1, argv);
+  FdHandle* h = vk_this_handle(env, info, 1, argv);
   if (h == NULL) return NULL;
   uint8_t* p;
   size_t n;
@@ -296,11 +278,11 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  FdHandle* h = this_handle(env, info, 3, argv);
+  FdHandle* h = vk_this_handle(env, info, 3, argv);
   if (h == NULL) return NULL;
   uint8_t* p;
   size_t n;
-  if (get_range(env, argv, &p, &n) != 0) return vk_throw_type(env, "write(buf, off, len): bad buffer range");
+  if (vk_get_range(env, argv, &p, &n) != 0) return vk_throw_type(env, "write(buf, off, len): bad buffer range");
   if (h->closed) return vk_int(env, UV_EBADF);
 #ifdef _WIN32
   int put = send(h->fd, (const char*)p, n > 0x7fffffff ? 0x7fffffff : (int)n, 0);
@@ -313,79 +295,8 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
 #endif
 }
 
-static napi_value js_send_to(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  FdHandle* h = this_handle(env, info, 5, argv);
-  if (h == NULL) return NULL;
-  uint8_t* p;
-  size_t n;
-  char ip[64];
-  uint32_t port;
-  if (get_range(env, argv, &p, &n) != 0) return vk_throw_type(env, "sendTo(buf, off, len, ip, port): bad buffer range");
-  if (vk_arg_string(env, argv[3], ip, sizeof ip, NULL) != 0 || vk_arg_uint32(env, argv[4], &port) != 0 || port > 65535)
-    return vk_throw_type(env, "sendTo(buf, off, len, ip, port): bad address");
-  if (h->closed) return vk_int(env, UV_EBADF);
-  struct sockaddr_storage ss;
-  socklen_t sl;
-  memset(&ss, 0, sizeof ss);
-  struct sockaddr_in* s4 = (struct sockaddr_in*)&ss;
-  struct sockaddr_in6* s6 = (struct sockaddr_in6*)&ss;
-  if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons((uint16_t)port);
-    sl = sizeof *s4;
-  } else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons((uint16_t)port);
-    sl = sizeof *s6;
-  } else {
-    return vk_int(env, UV_EINVAL);
-  }
-#ifdef _WIN32
-  int put = sendto(h->fd, (const char*)p, (int)n, 0, (struct sockaddr*)&ss, sl);
-  return vk_int(env, put < 0 ? vk_last_error() : put);
-#else
-  ssize_t put;
-  do put = sendto(h->fd, p, n, 0, (struct sockaddr*)&ss, sl); while (put < 0 && errno == EINTR);
-  return vk_int(env, put < 0 ? -errno : (int64_t)put);
-#endif
-}
-
-static napi_value js_recv_from(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  FdHandle* h = this_handle(env, info, 1, argv);
-  if (h == NULL) return NULL;
-  uint8_t* p;
-  size_t n;
-  if (vk_arg_bytes(env, argv[0], &p, &n) != 0 || n == 0) return vk_throw_type(env, "recvFrom(buf): buf must be a non-empty Uint8Array");
-  if (h->closed) return vk_int(env, UV_EBADF);
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  memset(&ss, 0, sizeof ss);
-#ifdef _WIN32
-  int got = recvfrom(h->fd, (char*)p, (int)n, 0, (struct sockaddr*)&ss, &sl);
-  if (got < 0) return vk_int(env, vk_last_error());
-#else
-  ssize_t got;
-  do got = recvfrom(h->fd, p, n, 0, (struct sockaddr*)&ss, &sl); while (got < 0 && errno == EINTR);
-  if (got < 0) return vk_int(env, -errno);
-#endif
-  h->src[0] = 0;
-  if (ss.ss_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in*)&ss)->sin_addr, h->src, sizeof h->src);
-  else if (ss.ss_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6*)&ss)->sin6_addr, h->src, sizeof h->src);
-  return vk_int(env, (int64_t)got);
-}
-
-static napi_value js_source_address(napi_env env, napi_callback_info info) {
-  FdHandle* h = this_handle(env, info, 0, NULL);
-  if (h == NULL) return NULL;
-  napi_value s;
-  napi_create_string_utf8(env, h->src, NAPI_AUTO_LENGTH, &s);
-  return s;
-}
-
 static napi_value js_shutdown_write(napi_env env, napi_callback_info info) {
-  FdHandle* h = this_handle(env, info, 0, NULL);
+  FdHandle* h = vk_this_handle(env, info, 0, NULL);
   if (h == NULL) return NULL;
   if (h->closed) return vk_int(env, UV_EBADF);
 #ifdef _WIN32
@@ -396,7 +307,7 @@ static napi_value js_shutdown_write(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_socket_error(napi_env env, napi_callback_info info) {
-  FdHandle* h = this_handle(env, info, 0, NULL);
+  FdHandle* h = vk_this_handle(env, info, 0, NULL);
   if (h == NULL) return NULL;
   if (h->closed) return vk_int(env, UV_EBADF);
   int err = 0;
@@ -410,19 +321,19 @@ static napi_value js_socket_error(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_ref(napi_env env, napi_callback_info info) {
-  FdHandle* h = this_handle(env, info, 0, NULL);
+  FdHandle* h = vk_this_handle(env, info, 0, NULL);
   if (h != NULL && !h->poll_closed && !h->closed) uv_ref((uv_handle_t*)&h->poll);
   return NULL;
 }
 
 static napi_value js_unref(napi_env env, napi_callback_info info) {
-  FdHandle* h = this_handle(env, info, 0, NULL);
+  FdHandle* h = vk_this_handle(env, info, 0, NULL);
   if (h != NULL && !h->poll_closed && !h->closed) uv_unref((uv_handle_t*)&h->poll);
   return NULL;
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  FdHandle* h = this_handle(env, info, 0, NULL);
+  FdHandle* h = vk_this_handle(env, info, 0, NULL);
   if (h == NULL) return NULL;
   return vk_int(env, release(h));
 }
@@ -436,9 +347,9 @@ napi_status vk_register_fd_handle(napi_env env, napi_value exports) {
       {"awaitWritable", NULL, js_await_writable, NULL, NULL, NULL, napi_default, NULL},
       {"read", NULL, js_read, NULL, NULL, NULL, napi_default, NULL},
       {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
-      {"sendTo", NULL, js_send_to, NULL, NULL, NULL, napi_default, NULL},
-      {"recvFrom", NULL, js_recv_from, NULL, NULL, NULL, napi_default, NULL},
-      {"sourceAddress", NULL, js_source_address, NULL, NULL, NULL, napi_default, NULL},
+      {"sendTo", NULL, vk_js_send_to, NULL, NULL, NULL, napi_default, NULL},
+      {"recvFrom", NULL, vk_js_recv_from, NULL, NULL, NULL, napi_default, NULL},
+      {"sourceAddress", NULL, vk_js_source_address, NULL, NULL, NULL, napi_default, NULL},
       {"shutdownWrite", NULL, js_shutdown_write, NULL, NULL, NULL, napi_default, NULL},
       {"socketError", NULL, js_socket_error, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},

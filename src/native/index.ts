@@ -49,11 +49,14 @@ function complete(raw: Record<string, unknown>): NativeAddon {
   return out as unknown as NativeAddon;
 }
 
-function load(): Result<NativeAddon, NativeUnavailable> {
+/**
+ * Loads the addon from the first existing path of `paths` without caching (tests, tools);
+ * everything else should call {@link loadNative}.
+ */
+export function loadNativeFrom(paths: readonly string[]): Result<NativeAddon, NativeUnavailable> {
   if (process.platform !== 'linux' && process.platform !== 'win32') {
     return err(vnetError('native-unavailable', `the native addon supports Linux (and, untested, Windows), not ${process.platform}`));
   }
-  const paths = candidates();
   const found = paths.find((p) => existsSync(p));
   if (found === undefined) {
     return err(vnetError('native-unavailable', `the native addon is not built (looked for ${paths.join(', ')}); run \`npm run build:native\``));
@@ -74,6 +77,6 @@ let cached: Result<NativeAddon, NativeUnavailable> | undefined;
 
 /** Loads the addon on first use and caches the outcome (success or the reason it failed). */
 export function loadNative(): Result<NativeAddon, NativeUnavailable> {
-  cached ??= load();
+  cached ??= loadNativeFrom(candidates());
   return cached;
 }
