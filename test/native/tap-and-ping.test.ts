@@ -25,22 +25,28 @@ const why = native === undefined ? 'native addon unavailable' : canUnshare();
 if (why !== undefined) {
   console.log(`SKIP test/native/tap-and-ping.test.ts: ${why}`);
 } else {
-  const run = spawnSync('unshare', ['--net', '--', process.execPath, '--import', 'tsx', fixture], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
   const steps = new Map<string, Record<string, any>>();
-  for (const line of run.stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const o = JSON.parse(line) as Record<string, any>;
-    steps.set(o['step'] as string, o);
-  }
-  const context = `fixture exit ${run.status}, stderr:\n${run.stderr}\nstdout:\n${run.stdout}`;
+  let context = '';
+  let status: number | null = null;
+  test.before(() => {
+    // Runs once, inside a namespace that dies with the child: see the fixture's header.
+    const run = spawnSync('unshare', ['--net', '--', process.execPath, '--import', 'tsx', fixture], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    for (const line of run.stdout.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const o = JSON.parse(line) as Record<string, any>;
+      steps.set(o['step'] as string, o);
+    }
+    status = run.status;
+    context = `fixture exit ${run.status}, stderr:\n${run.stderr}\nstdout:\n${run.stdout}`;
+  });
 
   test('fixture ran to completion', () => {
     assert.is(steps.get('fatal'), undefined, context);
-    assert.is(run.status, 0, context);
+    assert.is(status, 0, context);
   });
 
   test('ping socket creation refused by ping_group_range is a clear EACCES error', () => {
