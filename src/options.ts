@@ -9,6 +9,7 @@ import { vnetError, type VnetError } from './errors.js';
 import { broadcastOf, cidrContains, formatIpv4, parseCidr, parseIpv4, parseMac, type Ipv4Cidr } from './wire/address.js';
 import type { Runtime } from './runtime/runtime.js';
 import type { Logger } from './logger.js';
+import { parseUpstream } from './services/dns/resolv-conf.js';
 
 /** A fixed address for a NIC, by MAC or by vmnet UUID. */
 export interface Reservation {
@@ -34,8 +35,14 @@ export interface NetworkOptions {
   mtu?: number;
   /** DHCP lease time in seconds. Default 3600. */
   leaseTimeSeconds?: number;
-  /** Upstream DNS servers (`IP[:PORT]`); default: the host's `/etc/resolv.conf`. */
+  /** Upstream DNS servers (`IP[:PORT]`, `[IPv6]:PORT`); replaces the host's `/etc/resolv.conf` list. */
   dnsUpstreams?: string[];
+  /** Where the host's resolvers are read from when no `dnsUpstreams` are given. Default `/etc/resolv.conf`. */
+  resolvConfPath?: string;
+  /** Names answered with the host-loopback alias. Default `host.internal`, `host.docker.internal`. */
+  hostNames?: string[];
+  /** Names answered with the gateway address. Default `gateway.internal`. */
+  gatewayNames?: string[];
   /** Domain name handed out by DHCP (option 15). */
   domain?: string;
   /** Search domains handed out by DHCP (option 119). */
@@ -75,7 +82,10 @@ export interface ResolvedOptions {
   gatewayMac: number;
   mtu: number;
   leaseTimeSeconds: number;
-  dnsUpstreams: Array<{ ip: string; port: number }> | undefined;
+  dnsUpstreams: string[] | undefined;
+  resolvConfPath: string | undefined;
+  hostNames: string[] | undefined;
+  gatewayNames: string[] | undefined;
   domain: string | undefined;
   searchDomains: string[];
   reservations: ResolvedReservation[];
@@ -134,15 +144,9 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
   if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) return bad('mtu', `must be an integer from ${MIN_MTU} to ${MAX_MTU}, got ${o.mtu}`);
   const leaseTimeSeconds = o.leaseTimeSeconds ?? 3600;
   if (!Number.isInteger(leaseTimeSeconds) || leaseTimeSeconds < 60) return bad('leaseTimeSeconds', 'must be an integer of at least 60');
-  let dnsUpstreams: ResolvedOptions['dnsUpstreams'];
-  if (o.dnsUpstreams !== undefined) {
-    dnsUpstreams = [];
-    for (const u of o.dnsUpstreams) {
-      const m = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(u);
-      const port = m?.[2] === undefined ? 53 : Number(m[2]);
-      if (m === null || parseIpv4(m[1]!) === undefined || port < 1 || port > 65535) return bad('dnsUpstreams', `not IP[:PORT]: ${u}`);
-      dnsUpstreams.push({ ip: m[1]!, port });
-    }
+  for (const u of o.dnsUpstreams ?? []) {
+    const p = parseUpstream(u);
+    if (p.isErr()) return bad('dnsUpstreams', p.error.message);
   }
   const reservations: ResolvedReservation[] = [];
   for (const r of o.reservations ?? []) {
@@ -181,7 +185,10 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
     gatewayMac,
     mtu,
     leaseTimeSeconds,
-    dnsUpstreams,
+    dnsUpstreams: o.dnsUpstreams,
+    resolvConfPath: o.resolvConfPath,
+    hostNames: o.hostNames,
+    gatewayNames: o.gatewayNames,
     domain: o.domain,
     searchDomains: o.searchDomains ?? [],
     reservations,

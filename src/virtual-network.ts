@@ -32,6 +32,7 @@ import { Drop, dropCountsToObject } from './wire/drop.js';
 import { ETH_HLEN } from './wire/ethernet.js';
 import { IcmpUnreach } from './wire/icmpv4.js';
 import { AddressMap } from './forward/address-map.js';
+import { createDnsService, type DnsService } from './services/dns/index.js';
 import { EgressPolicy } from './forward/egress-policy.js';
 import { UdpNat } from './forward/udp-nat.js';
 import type { FrameInfo } from './wire/frame-info.js';
@@ -76,6 +77,8 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   readonly addressMap: AddressMap;
   /** Outbound UDP NAT. */
   readonly udpNat: UdpNat;
+  /** DNS on the gateway (UDP and TCP 53): local names, then the upstreams. */
+  readonly dns: DnsService;
   private readonly nics = new Map<number, Nic>();
   private readonly unixListeners = new Set<UnixListener>();
   private pcap: PcapWriter | undefined;
@@ -86,7 +89,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     this.gateway.counters.drop(Drop.Unsupported);
   };
 
-  private constructor(options: ResolvedOptions, runtime: Runtime, logger: Logger) {
+  private constructor(options: ResolvedOptions, runtime: Runtime, logger: Logger, dns: DnsService) {
     super();
     this.options = options;
     this.runtime = runtime;
@@ -111,6 +114,8 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     this.egress = new EgressPolicy(o.allow, o.deny);
     this.addressMap = new AddressMap(o.hostIp);
     this.udpNat = new UdpNat(runtime, this.udp, this.icmp, this.egress, this.addressMap);
+    this.dns = dns;
+    dns.server.attachUdp(this.udp, o.gatewayIp);
     this.udp.fallback = (info) => {
       // Nothing listens on this gateway port: say so, like a host would (RFC 1122 §4.1.3.1).
       if (owns(info.dstIp) && info.dstIp !== o.hostIp)
@@ -126,7 +131,23 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   static create(options: NetworkOptions = {}): Result<VirtualNetwork, OptionsError | VnetError<'pcap-open-failed'>> {
     const r = resolveOptions(options);
     if (r.isErr()) return err(r.error);
-    const net = new VirtualNetwork(r.value, options.runtime ?? systemRuntime(), options.logger ?? silentLogger);
+    const o = r.value;
+    const runtime = options.runtime ?? systemRuntime();
+    const logger = options.logger ?? silentLogger;
+    const dns = createDnsService(runtime, {
+      gatewayIp: o.gatewayIp,
+      hostAliasIp: o.hostIp,
+      ...(o.hostNames !== undefined ? { hostNames: o.hostNames } : {}),
+      ...(o.gatewayNames !== undefined ? { gatewayNames: o.gatewayNames } : {}),
+      ...(o.domain !== undefined ? { domain: o.domain } : {}),
+      ...(o.dnsUpstreams !== undefined ? { upstreams: o.dnsUpstreams } : {}),
+      ...(o.resolvConfPath !== undefined ? { resolvConfPath: o.resolvConfPath } : {}),
+      // The gateway does not fragment its own answers: keep UDP answers inside one frame.
+      server: { maxUdpResponse: Math.min(1232, o.mtu - 28) },
+    });
+    if (dns.isErr()) return err(vnetError('invalid-option', `dns: ${dns.error.message}`, { option: 'dns', cause: dns.error }));
+    for (const w of dns.value.warnings) logger.warn(`dns: ${w}`);
+    const net = new VirtualNetwork(o, runtime, logger, dns.value);
     if (r.value.pcap !== undefined) {
       const c = net.capture(r.value.pcap);
       if (c.isErr()) return err(c.error);
@@ -312,6 +333,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     this.unixListeners.clear();
     for (const nic of [...this.nics.values()]) nic.close('network closed');
     this.udpNat.close();
+    this.dns.close();
     await this.stopCapture();
   }
 

@@ -78,11 +78,22 @@ test('IPv6 and unknown ethertypes are dropped quietly', () => {
   assert.is(net.gateway.counters.drops[Drop.Unsupported], 1);
 });
 
-test('UDP to an unbound gateway port is dropped and counted', () => {
+test('UDP to an unbound gateway port is answered with ICMP port unreachable', () => {
   const { net, nic, send } = setup();
   send(udpPacket(GW_MAC, G1, '192.168.65.10', 5000, '192.168.65.1', 9999, Buffer.from('x')));
+  const [r] = nic.take();
+  assert.ok(r, 'an ICMP error came back');
+  assert.is(r!.readUInt8(34), 3, 'destination unreachable');
+  assert.is(r!.readUInt8(35), 3, 'port unreachable');
+  assert.is(r!.readUInt16BE(42 + 20 + 2), 9999, 'quotes the datagram');
+  assert.is(net.udpNat.stats.flows, 0, 'nothing was NATed');
+});
+
+test('UDP to another guest address that reached the gateway is dropped and counted', () => {
+  const { net, nic, send } = setup();
+  send(udpPacket(GW_MAC, G1, '192.168.65.10', 5000, '192.168.65.11', 9999, Buffer.from('x')));
   assert.is(nic.take().length, 0);
-  assert.ok(net.gateway.counters.drops[Drop.NotForUs]! >= 1);
+  assert.is(net.gateway.counters.drops[Drop.NotForUs], 1);
 });
 
 test('fragments are dropped and counted until reassembly is configured', () => {
