@@ -1,0 +1,207 @@
+/**
+ * One proxied TCP flow: the guest-side connection of our TCP endpoint and a host socket, pumped
+ * both ways with backpressure and half-close (protocols.md §4.8, style.md §5.2).
+ *
+ * host → guest: the socket reads through `onread` into one buffer shared by every flow (the bytes
+ * are copied into the connection's send ring at once). When the ring is full the remainder is
+ * kept aside and the read returns false, which stops the socket; `onWritable` puts the remainder
+ * in and resumes it. Host EOF becomes our FIN once the ring has drained.
+ *
+ * guest → host: views from `onData` are borrowed, so they are appended to a per-flow batch that is
+ * written once per turn. The connection's receive backlog is the batch plus the socket's
+ * `writableLength`, so a host that stops reading closes the guest's window instead of growing
+ * memory. Guest FIN becomes `socket.end()` after the batch; the host may keep sending.
+ * @module
+ */
+import type { Socket } from 'node:net';
+import type { CloseReason, Connection } from '../stack/tcp/connection.js';
+import type { SynRequest } from '../stack/tcp/syn-request.js';
+
+/** What a flow reports to its owner. */
+export interface FlowOwner {
+  /** Schedules `f.flushToHost()` for the end of the turn. */
+  queueFlush(f: TcpFlow): void;
+  /** The flow is over on both sides: forget it. */
+  flowClosed(f: TcpFlow, reason: CloseReason): void;
+  /** Byte and event counters. */
+  readonly counters: { bytesToGuest: number; bytesToHost: number; hostResets: number; guestResets: number };
+}
+
+const MIN_BATCH = 64 * 1024;
+
+/** A guest connection proxied to a host socket. */
+export class TcpFlow {
+  conn: Connection | undefined;
+  /** Bytes read from the host that the send ring had no room for. */
+  private spill: Buffer | undefined;
+  private spillOff = 0;
+  private paused = false;
+  private hostEnded = false;
+  private guestEnded = false;
+  private hostWriteEnded = false;
+  private batch: Buffer | undefined;
+  private batchLen = 0;
+  private writesInFlight = 0;
+  /** Queued in the owner's flush list. @internal */
+  flushQueued = false;
+  closed = false;
+  bytesToGuest = 0;
+  bytesToHost = 0;
+  private readonly onWritten = (): void => {
+    this.writesInFlight--;
+    this.reportBacklog();
+  };
+
+  constructor(
+    private readonly owner: FlowOwner,
+    readonly req: SynRequest,
+    readonly socket: Socket,
+  ) {}
+
+  /** The host socket connected and the guest's SYN was accepted as `conn`: start pumping. */
+  start(conn: Connection): void {
+    this.conn = conn;
+    conn.user = this;
+    conn.setHandlers({
+      onData: (b, off, len) => this.fromGuest(b, off, len),
+      onEnd: () => this.guestEnd(),
+      onWritable: () => this.guestWritable(),
+      onClose: (r) => this.guestClosed(r),
+    });
+    const s = this.socket;
+    s.on('end', () => this.hostEnd());
+    s.on('error', (e: NodeJS.ErrnoException) => this.hostError(e));
+    s.on('close', () => this.hostClosed());
+  }
+
+  /** `onread` callback: `n` bytes from the host in the shared buffer. Returns false to pause the socket. */
+  fromHost(n: number, buf: Buffer): boolean {
+    const c = this.conn;
+    if (c === undefined || this.closed) return false;
+    const taken = c.send(buf, 0, n);
+    this.bytesToGuest += taken;
+    this.owner.counters.bytesToGuest += taken;
+    if (taken === n) return true;
+    // The ring is full: keep the rest (one copy, only on overflow) and stop reading.
+    this.spill = Buffer.from(buf.subarray(taken, n));
+    this.spillOff = 0;
+    this.paused = true;
+    return false;
+  }
+
+  private guestWritable(): void {
+    const c = this.conn!;
+    const sp = this.spill;
+    if (sp !== undefined) {
+      const n = c.send(sp, this.spillOff, sp.length - this.spillOff);
+      this.spillOff += n;
+      this.bytesToGuest += n;
+      this.owner.counters.bytesToGuest += n;
+      if (this.spillOff < sp.length) return; // wait for more room
+      this.spill = undefined;
+    }
+    if (this.hostEnded) c.shutdown();
+    else if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private hostEnd(): void {
+    this.hostEnded = true;
+    // Our FIN follows the queued data; with bytes still set aside it waits for guestWritable.
+    if (this.spill === undefined) this.conn?.shutdown();
+  }
+
+  private hostError(e: NodeJS.ErrnoException): void {
+    if (this.closed) return;
+    // A reset (or any failure) on the host side resets the guest's connection.
+    this.owner.counters.hostResets++;
+    this.conn?.abort();
+    void e;
+  }
+
+  private hostClosed(): void {
+    if (this.closed || this.conn === undefined) return;
+    // Closed without error after both directions finished: the connection ends on its own.
+    if (!this.hostEnded) this.conn.abort();
+  }
+
+  private fromGuest(b: Uint8Array, off: number, len: number): void {
+    let batch = this.batch;
+    const need = this.batchLen + len;
+    if (batch === undefined || (this.writesInFlight > 0 && this.batchLen === 0) || need > batch.length) {
+      // A fresh buffer unless the old one is idle and big enough (the socket may still hold it).
+      const nb = Buffer.allocUnsafe(Math.max(MIN_BATCH, need, batch !== undefined && need > batch.length ? batch.length * 2 : 0));
+      if (batch !== undefined && this.batchLen > 0) batch.copy(nb, 0, 0, this.batchLen);
+      batch = nb;
+      this.batch = nb;
+    }
+    batch.set(b.subarray(off, off + len), this.batchLen);
+    this.batchLen = need;
+    this.reportBacklog();
+    this.owner.queueFlush(this);
+  }
+
+  private guestEnd(): void {
+    this.guestEnded = true;
+    this.owner.queueFlush(this);
+  }
+
+  /** Writes this turn's batch to the host, then half-closes if the guest sent FIN. */
+  flushToHost(): void {
+    this.flushQueued = false;
+    if (this.closed) return;
+    const s = this.socket;
+    if (this.batchLen > 0 && !this.hostWriteEnded) {
+      const chunk = this.batch!.subarray(0, this.batchLen);
+      this.writesInFlight++;
+      s.write(chunk, this.onWritten);
+      this.bytesToHost += this.batchLen;
+      this.owner.counters.bytesToHost += this.batchLen;
+      this.batchLen = 0;
+      // The socket owns that memory until the write completes; the next batch starts afresh.
+      this.batch = undefined;
+    }
+    if (this.guestEnded && !this.hostWriteEnded) {
+      this.hostWriteEnded = true;
+      s.end();
+    }
+    this.reportBacklog();
+  }
+
+  private reportBacklog(): void {
+    const c = this.conn;
+    if (c !== undefined && !this.closed) c.setReceiveBacklog(this.batchLen + this.socket.writableLength);
+  }
+
+  private guestClosed(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (reason === 'reset') {
+      // Propagate the reset: RST to the host too (socket.resetAndDestroy sends RST, Node ≥ 16.17).
+      this.owner.counters.guestResets++;
+      this.socket.resetAndDestroy();
+    } else if (reason === 'closed') {
+      // Both FINs exchanged: whatever is queued to the host still goes, then the socket closes.
+      if (this.batchLen > 0 && !this.hostWriteEnded) this.socket.write(this.batch!.subarray(0, this.batchLen));
+      if (!this.hostWriteEnded) this.socket.end();
+      this.socket.destroySoon();
+    } else {
+      this.socket.destroy();
+    }
+    this.spill = undefined;
+    this.batch = undefined;
+    this.owner.flowClosed(this, reason);
+  }
+
+  /** Tears the flow down without a word to the guest (its NIC is gone). */
+  destroy(): void {
+    this.socket.destroy();
+    if (this.conn !== undefined && !this.conn.isClosed) this.conn.abort(true);
+    else if (!this.closed) {
+      this.closed = true;
+      this.owner.flowClosed(this, 'aborted');
+    }
+  }
+}
