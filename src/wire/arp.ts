@@ -18,10 +18,15 @@ export function checkArp(b: Uint8Array, off: number, len: number): DropCode {
   return Drop.None;
 }
 
+/** Operation (RFC 826 `ar$op`): {@link ArpOp}. */
 export const arpOp = (b: Uint8Array, off: number): number => u16be(b, off + 6);
+/** Sender hardware address (`ar$sha`). */
 export const arpSenderMac = (b: Uint8Array, off: number): number => u48be(b, off + 8);
+/** Sender protocol address (`ar$spa`). */
 export const arpSenderIp = (b: Uint8Array, off: number): number => u32be(b, off + 14);
+/** Target hardware address (`ar$tha`); zero in requests. */
 export const arpTargetMac = (b: Uint8Array, off: number): number => u48be(b, off + 18);
+/** Target protocol address (`ar$tpa`). */
 export const arpTargetIp = (b: Uint8Array, off: number): number => u32be(b, off + 24);
 
 /** Writes a complete Ethernet/IPv4 ARP packet. */

@@ -22,8 +22,11 @@ export function checkEthernet(len: number): DropCode {
   return len < ETH_HLEN ? Drop.Truncated : Drop.None;
 }
 
+/** Destination MAC as a 48-bit number. */
 export const ethDst = (b: Uint8Array, off: number): number => u48be(b, off);
+/** Source MAC as a 48-bit number. */
 export const ethSrc = (b: Uint8Array, off: number): number => u48be(b, off + 6);
+/** Ethertype: {@link EtherType}. */
 export const ethType = (b: Uint8Array, off: number): number => u16be(b, off + 12);
 /** Whether the destination has the group bit (broadcast/multicast). */
 export const ethDstIsGroup = (b: Uint8Array, off: number): boolean => (b[off]! & 1) === 1;

@@ -7,6 +7,7 @@ import { setU16be, u16be } from './bytes.js';
 import { checksum, fold, sumBytes } from './checksum.js';
 import { Drop, type DropCode } from './drop.js';
 
+/** Header length: type, code, checksum, 4 bytes rest-of-header (RFC 792). */
 export const ICMP_HLEN = 8;
 /** Message types. */
 export const IcmpType = { EchoReply: 0, DestUnreachable: 3, EchoRequest: 8, TimeExceeded: 11 } as const;
@@ -23,9 +24,13 @@ export function checkIcmp(b: Uint8Array, off: number, len: number, verifyChecksu
   return Drop.None;
 }
 
+/** Message type: {@link IcmpType}. */
 export const icmpType = (b: Uint8Array, off: number): number => b[off]!;
+/** Message code, e.g. {@link IcmpUnreach}. */
 export const icmpCode = (b: Uint8Array, off: number): number => b[off + 1]!;
+/** Echo identifier (RFC 792 echo, rest-of-header bytes 0-1). */
 export const icmpEchoId = (b: Uint8Array, off: number): number => u16be(b, off + 4);
+/** Echo sequence number (rest-of-header bytes 2-3). */
 export const icmpEchoSeq = (b: Uint8Array, off: number): number => u16be(b, off + 6);
 
 /** Writes type/code/rest-of-header and the checksum over `len` bytes (payload already in place). */

@@ -15,6 +15,7 @@ export const IPV4_HLEN = 20;
 export const IpProto = { ICMP: 1, TCP: 6, UDP: 17 } as const;
 /** Flag bits in the flags/fragment-offset word. */
 export const IPV4_DF = 0x4000;
+/** More Fragments flag bit (RFC 791 §3.1). */
 export const IPV4_MF = 0x2000;
 /** Default TTL of packets we originate (Linux's default). */
 export const DEFAULT_TTL = 64;
@@ -35,15 +36,25 @@ export function checkIpv4(b: Uint8Array, off: number, len: number, verifyChecksu
   return Drop.None;
 }
 
+/** Header length in bytes (IHL × 4). */
 export const ipHeaderLength = (b: Uint8Array, off: number): number => (b[off]! & 15) * 4;
+/** Total length: header + data, without link padding. */
 export const ipTotalLength = (b: Uint8Array, off: number): number => u16be(b, off + 2);
+/** Identification (groups fragments, RFC 791; RFC 6864). */
 export const ipId = (b: Uint8Array, off: number): number => u16be(b, off + 4);
+/** Flags (DF, MF) and fragment offset in 8-byte units, as one word. */
 export const ipFlagsFrag = (b: Uint8Array, off: number): number => u16be(b, off + 6);
+/** Time to live. */
 export const ipTtl = (b: Uint8Array, off: number): number => b[off + 8]!;
+/** Payload protocol: {@link IpProto}. */
 export const ipProtocol = (b: Uint8Array, off: number): number => b[off + 9]!;
+/** Header checksum field as sent. */
 export const ipChecksum = (b: Uint8Array, off: number): number => u16be(b, off + 10);
+/** Source address as a u32. */
 export const ipSrc = (b: Uint8Array, off: number): number => u32be(b, off + 12);
+/** Destination address as a u32. */
 export const ipDst = (b: Uint8Array, off: number): number => u32be(b, off + 16);
+/** Type of service / DSCP+ECN byte (RFC 2474, RFC 3168). */
 export const ipTos = (b: Uint8Array, off: number): number => b[off + 1]!;
 /** Whether this packet is a fragment (MF set or a non-zero offset). */
 export const ipIsFragment = (b: Uint8Array, off: number): boolean => (u16be(b, off + 6) & 0x3fff) !== 0;

@@ -8,8 +8,9 @@ import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { err, ok, type Result } from 'neverthrow';
 import { describeError, vnetError, type VnetError } from '../errors.js';
 
-/** Global header length and per-record header length. */
+/** Global header length. */
 export const PCAP_GLOBAL_HLEN = 24;
+/** Per-record header: seconds, microseconds, captured length, original length. */
 export const PCAP_RECORD_HLEN = 16;
 const LINKTYPE_ETHERNET = 1;
 const CHUNK = 256 * 1024;

@@ -9,6 +9,7 @@ import { finish, fold, pseudoHeaderSum, sumBytes } from './checksum.js';
 import { Drop, type DropCode } from './drop.js';
 import { IpProto } from './ipv4.js';
 
+/** Fixed header length (data offset 5). */
 export const TCP_HLEN = 20;
 /** Flag bits (byte 13). */
 export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
@@ -29,13 +30,21 @@ export function checkTcp(b: Uint8Array, off: number, segLen: number, src: number
   return Drop.None;
 }
 
+/** Source port. */
 export const tcpSrcPort = (b: Uint8Array, off: number): number => u16be(b, off);
+/** Destination port. */
 export const tcpDstPort = (b: Uint8Array, off: number): number => u16be(b, off + 2);
+/** Sequence number. */
 export const tcpSeq = (b: Uint8Array, off: number): number => u32be(b, off + 4);
+/** Acknowledgment number. */
 export const tcpAck = (b: Uint8Array, off: number): number => u32be(b, off + 8);
+/** Header length in bytes (data offset × 4), options included. */
 export const tcpHeaderLength = (b: Uint8Array, off: number): number => (b[off + 12]! >>> 4) * 4;
+/** Flag byte: {@link TcpFlag} bits. */
 export const tcpFlags = (b: Uint8Array, off: number): number => b[off + 13]!;
+/** Window field, unscaled. */
 export const tcpWindow = (b: Uint8Array, off: number): number => u16be(b, off + 14);
+/** Checksum field as sent. */
 export const tcpChecksum = (b: Uint8Array, off: number): number => u16be(b, off + 16);
 
 /**

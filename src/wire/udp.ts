@@ -8,6 +8,7 @@ import { finish, fold, pseudoHeaderSum, sumBytes } from './checksum.js';
 import { Drop, type DropCode } from './drop.js';
 import { IpProto } from './ipv4.js';
 
+/** Header length (RFC 768). */
 export const UDP_HLEN = 8;
 
 /** Validates a UDP datagram occupying `ipPayloadLen` bytes of IP payload. */
@@ -23,8 +24,11 @@ export function checkUdp(b: Uint8Array, off: number, ipPayloadLen: number, src: 
   return Drop.None;
 }
 
+/** Source port (0 = none, RFC 768). */
 export const udpSrcPort = (b: Uint8Array, off: number): number => u16be(b, off);
+/** Destination port. */
 export const udpDstPort = (b: Uint8Array, off: number): number => u16be(b, off + 2);
+/** Length field: header + data. */
 export const udpLength = (b: Uint8Array, off: number): number => u16be(b, off + 4);
 
 /** Writes a UDP header and its checksum; the payload must already be in place after it. */
