@@ -27,7 +27,7 @@ import {
 const A = 0x0200000000a1;
 const B = 0x0200000000b2;
 const C = 0x0200000000c3;
-const UDHCPC_PRL = [1, 3, 6, 12, 15, 28, 42]; // busybox udhcpc's default list (no 26, no 119)
+const UDHCPC_PRL = [1, 3, 6, 12, 15, 28, 42]; // a udhcpc-like list (no 26, no 119) plus 42, which we do not serve
 
 /** Sends `frame` from `port` and returns the server's replies it received (other guests' broadcasts are ignored). */
 function exchange(net: Net, port: GuestPort, frame: Uint8Array): Reply[] {
