@@ -31,6 +31,11 @@ import { u48be } from './wire/bytes.js';
 import { Drop, dropCountsToObject } from './wire/drop.js';
 import { ETH_HLEN } from './wire/ethernet.js';
 import { IcmpUnreach } from './wire/icmpv4.js';
+import { IpProto, writeIpv4 } from './wire/ipv4.js';
+import { ConnectionDuplex } from './stack/tcp/duplex.js';
+import { TcpEndpoint } from './stack/tcp/endpoint.js';
+import type { SynRequest } from './stack/tcp/syn-request.js';
+import { TcpOutbound } from './forward/tcp-outbound.js';
 import { AddressMap } from './forward/address-map.js';
 import { createDnsService, type DnsService } from './services/dns/index.js';
 import { EgressPolicy } from './forward/egress-policy.js';
@@ -79,15 +84,15 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   readonly udpNat: UdpNat;
   /** DNS on the gateway (UDP and TCP 53): local names, then the upstreams. */
   readonly dns: DnsService;
+  /** The gateway's TCP endpoint (impersonates every remote the guests talk to). */
+  readonly tcp: TcpEndpoint;
+  /** Outbound TCP NAT: connect-first host sockets. */
+  readonly tcpOut: TcpOutbound;
   private readonly nics = new Map<number, Nic>();
   private readonly unixListeners = new Set<UnixListener>();
   private pcap: PcapWriter | undefined;
   private closed = false;
   private nextNicSeq = 1;
-  /** TCP segments from guests; replaced when the TCP endpoint is wired. */
-  private tcpInput: (info: FrameInfo) => void = () => {
-    this.gateway.counters.drop(Drop.Unsupported);
-  };
 
   private constructor(options: ResolvedOptions, runtime: Runtime, logger: Logger, dns: DnsService) {
     super();
@@ -106,7 +111,15 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     this.gateway = new Gateway(
       { subnet: o.subnet, gatewayIp: o.gatewayIp, hostIp: o.hostIp },
       this.neighbours,
-      { arp: this.arp, icmp: this.icmp, udp: this.udp, tcp: (info) => this.tcpInput(info) },
+      {
+        arp: this.arp,
+        icmp: this.icmp,
+        udp: this.udp,
+        tcp: (info) => {
+          const d = this.tcp.input(info);
+          if (d !== Drop.None) this.gateway.counters.drop(d);
+        },
+      },
       o.verifyChecksums,
     );
     this.switch.attachLocal(this.gateway, o.gatewayMac);
@@ -116,6 +129,28 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     this.udpNat = new UdpNat(runtime, this.udp, this.icmp, this.egress, this.addressMap);
     this.dns = dns;
     dns.server.attachUdp(this.udp, o.gatewayIp);
+
+    this.tcp = new TcpEndpoint({ output: this.ipOut, runtime });
+    this.switch.onPortDrain = (portId) => this.tcp.onPortDrain(portId);
+    this.tcpOut = new TcpOutbound({
+      endpoint: this.tcp,
+      runtime,
+      hostLoopbackIp: o.hostIp,
+      egressPolicy: (ip) => this.egress.permits(ip, 'tcp'),
+      sendIcmpUnreachable: (req, reason) => this.icmpForSyn(req, reason === 'net-unreachable' ? IcmpUnreach.Net : IcmpUnreach.Host),
+    });
+    this.tcp.onSyn = (req) => {
+      // The gateway's own addresses and other guests are not NATed: nothing listens there → RST
+      // (vpnkit stays silent, §4.8; a refusal is the honest answer and fails fast).
+      if ((owns(req.dstIp) && req.dstIp !== o.hostIp) || this.gateway.isGuestAddress(req.dstIp)) req.refuse();
+      else this.tcpOut.handleSyn(req);
+    };
+    // DNS over TCP (RFC 7766) on the gateway.
+    this.tcp.listen(o.gatewayIp, 53, (c) => dns.server.handleStream(new ConnectionDuplex(c)));
+    this.onGuestGone = (ip) => {
+      this.tcpOut.closeForGuest(ip);
+      this.tcp.abortGuest(ip);
+    };
     this.udp.fallback = (info) => {
       // Nothing listens on this gateway port: say so, like a host would (RFC 1122 §4.1.3.1).
       if (owns(info.dstIp) && info.dstIp !== o.hostIp)
@@ -322,8 +357,18 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     return formatIpv4(this.options.gatewayIp);
   }
 
-  /** Frees a vanished guest's TCP flows; replaced when the TCP endpoint is wired. @internal */
-  private onGuestGone: (ip: number) => void = () => {};
+  /** Frees a vanished guest's TCP flows. */
+  private readonly onGuestGone: (ip: number) => void;
+
+  /** An ICMP destination-unreachable for a guest SYN whose host connect failed (RFC 792 quote: IP header + 8 bytes). */
+  private icmpForSyn(req: SynRequest, code: number): void {
+    const q = Buffer.alloc(28);
+    writeIpv4(q, 0, 40, 0, 64, IpProto.TCP, req.srcIp, req.dstIp);
+    q.writeUInt16BE(req.srcPort, 20);
+    q.writeUInt16BE(req.dstPort, 22);
+    q.writeUInt32BE(req.params.irs, 24);
+    this.icmp.sendUnreachable(req.dstIp, q, 0, 28, code);
+  }
 
   /** Closes every listener and NIC, flushes the capture. Idempotent. */
   async close(): Promise<void> {
@@ -333,6 +378,8 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     this.unixListeners.clear();
     for (const nic of [...this.nics.values()]) nic.close('network closed');
     this.udpNat.close();
+    this.tcpOut.close();
+    this.tcp.close();
     this.dns.close();
     await this.stopCapture();
   }
