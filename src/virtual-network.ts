@@ -26,7 +26,7 @@ import { vmnetServerHandshake } from './transports/vmnet/handshake.js';
 import { macFromUuid } from './transports/vmnet/mac-from-uuid.js';
 import { StreamPort, type StreamPortCloseReason } from './transports/stream-port.js';
 import { listenUnix, type ListenError, type UnixListener } from './transports/unix-listener.js';
-import { formatIpv4, formatMac, macToBytes } from './wire/address.js';
+import { formatIpv4, formatMac, macToBytes, parseIpv4 } from './wire/address.js';
 import { u48be } from './wire/bytes.js';
 import { Drop, dropCountsToObject } from './wire/drop.js';
 import { ETH_HLEN } from './wire/ethernet.js';
@@ -38,6 +38,7 @@ import type { SynRequest } from './stack/tcp/syn-request.js';
 import { TcpOutbound } from './forward/tcp-outbound.js';
 import { AddressMap } from './forward/address-map.js';
 import { createDnsService, type DnsService } from './services/dns/index.js';
+import { createDhcpService, type DhcpService, type DhcpServiceError } from './services/dhcp/index.js';
 import { EgressPolicy } from './forward/egress-policy.js';
 import { UdpNat } from './forward/udp-nat.js';
 import type { FrameInfo } from './wire/frame-info.js';
@@ -84,6 +85,8 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   readonly udpNat: UdpNat;
   /** DNS on the gateway (UDP and TCP 53): local names, then the upstreams. */
   readonly dns: DnsService;
+  /** DHCP on the gateway: the lease pool, the server on UDP 67, the leases file. */
+  private dhcpService: DhcpService | undefined;
   /** The gateway's TCP endpoint (impersonates every remote the guests talk to). */
   readonly tcp: TcpEndpoint;
   /** Outbound TCP NAT: connect-first host sockets. */
@@ -183,6 +186,11 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     if (dns.isErr()) return err(vnetError('invalid-option', `dns: ${dns.error.message}`, { option: 'dns', cause: dns.error }));
     for (const w of dns.value.warnings) logger.warn(`dns: ${w}`);
     const net = new VirtualNetwork(o, runtime, logger, dns.value);
+    const dhcp = net.startDhcp();
+    if (dhcp.isErr()) {
+      void net.close();
+      return err(vnetError('invalid-option', `dhcp: ${dhcp.error.message}`, { option: 'dhcp', cause: dhcp.error }));
+    }
     if (r.value.pcap !== undefined) {
       const c = net.capture(r.value.pcap);
       if (c.isErr()) return err(c.error);
@@ -357,6 +365,79 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     return formatIpv4(this.options.gatewayIp);
   }
 
+  /** Builds the DHCP service on this network's UDP layer and routes its events. */
+  private startDhcp(): Result<DhcpService, DhcpServiceError> {
+    const o = this.options;
+    const r = createDhcpService({
+      runtime: this.runtime,
+      udp: this.udp,
+      neighbours: this.neighbours,
+      subnet: o.subnet,
+      gatewayIp: o.gatewayIp,
+      hostIp: o.hostIp,
+      lowestIp: o.lowestIp,
+      highestIp: o.highestIp,
+      leaseTimeSec: o.leaseTimeSeconds,
+      mtu: o.mtu,
+      ...(o.domain !== undefined ? { domainName: o.domain } : {}),
+      searchDomains: o.searchDomains,
+      reservations: o.reservations,
+      ...(o.leasesFile !== undefined ? { leasesFile: o.leasesFile } : {}),
+      onLease: (e) => {
+        // Guests are reachable by their DHCP hostname (option 12) through the gateway's DNS.
+        if (e.hostname !== undefined) {
+          const named = this.dns.records.setGuestName(e.hostname, parseIpv4(e.ip)!);
+          if (named.isErr()) this.logger.debug(`dns: guest name ${e.hostname}: ${named.error.message}`);
+        }
+        this.emit('lease', { ip: e.ip, mac: e.mac, ...(e.uuid ? { uuid: e.uuid } : {}), ...(e.hostname ? { hostname: e.hostname } : {}), expiresAt: e.expiresAt });
+      },
+      onRelease: (e) => {
+        this.dns.records.removeGuestIp(parseIpv4(e.ip)!);
+        this.emit('release', { ip: e.ip, mac: e.mac });
+      },
+      onError: (e) => {
+        this.logger.warn(`dhcp: ${e.message}`);
+        this.emit('error', e);
+      },
+    });
+    if (r.isErr()) return err(r.error);
+    for (const sk of r.value.restored.skipped) this.logger.warn(`leases file: skipped ${JSON.stringify(sk)}`);
+    this.dhcpService = r.value;
+    this.vmnetBinder = (uuid, mac, preferredIp) => r.value.server.bindVmnet(uuid, mac, preferredIp);
+    return ok(r.value);
+  }
+
+  /** The DHCP service (always present once `create` returned Ok). */
+  get dhcp(): DhcpService {
+    return this.dhcpService!;
+  }
+
+  /**
+   * Fixes the address of a NIC, by MAC or vmnet UUID (`--reserve`). Fails when the address is
+   * outside the pool, the gateway's, or held by another NIC (which keeps it).
+   */
+  reserve(r: { mac?: string; uuid?: string; ip: string }): Result<void, VnetError> {
+    const ip = parseIpv4(r.ip);
+    if (ip === undefined) return err(vnetError('invalid-address', `not an IPv4 address: ${r.ip}`));
+    if ((r.mac === undefined) === (r.uuid === undefined)) return err(vnetError('invalid-argument', 'reserve: give exactly one of mac or uuid'));
+    const sel = r.uuid !== undefined ? { uuid: r.uuid } : { mac: r.mac! };
+    return this.dhcp.pool.reserve(sel, ip).map(() => undefined);
+  }
+
+  /** Current bound leases. */
+  leases(): Array<{ ip: string; mac: string; uuid?: string; hostname?: string; expiresAt: number }> {
+    return this.dhcp.pool
+      .leases()
+      .filter((l) => l.state === 'bound')
+      .map((l) => ({
+        ip: formatIpv4(l.ip),
+        mac: formatMac(l.mac),
+        ...(l.uuid !== undefined ? { uuid: l.uuid } : {}),
+        ...(l.hostname !== undefined ? { hostname: l.hostname } : {}),
+        expiresAt: l.expiresAt,
+      }));
+  }
+
   /** Frees a vanished guest's TCP flows. */
   private readonly onGuestGone: (ip: number) => void;
 
@@ -381,6 +462,8 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     this.tcpOut.close();
     this.tcp.close();
     this.dns.close();
+    const saved = await this.dhcpService?.close();
+    if (saved?.isErr()) this.logger.error(`leases file: ${saved.error.message}`);
     await this.stopCapture();
   }
 
@@ -408,6 +491,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
       this.onGuestGone(ip);
       this.neighbours.forget(ip);
     }
+    if (nic.uuid !== undefined) this.dhcpService?.server.unbindVmnet(nic.uuid);
     this.nics.delete(nic.id);
     this.switch.detach(nic.port);
     if (nic.port instanceof StreamPort) nic.port.close({ kind: 'closed', message: reason });

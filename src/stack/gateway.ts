@@ -35,6 +35,14 @@ export interface GatewayLayers {
   fragment?: (info: FrameInfo) => void;
 }
 
+/** A frame that is IPv4/UDP to port 67 with a zero header checksum (a minimal DHCP client). */
+function isUncheckedDhcpToServer(b: Uint8Array, off: number, len: number): boolean {
+  const l3 = off + 14;
+  if (len < 14 + 28 || b[off + 12] !== 0x08 || b[off + 13] !== 0x00) return false;
+  const l4 = l3 + (b[l3]! & 15) * 4;
+  return b[l3 + 9] === IpProto.UDP && b[l3 + 10] === 0 && b[l3 + 11] === 0 && l4 + 8 <= off + len && b[l4 + 2] === 0 && b[l4 + 3] === 67;
+}
+
 /** The gateway's switch port. */
 export class Gateway implements SwitchPort {
   id = 0;
@@ -77,6 +85,9 @@ export class Gateway implements SwitchPort {
   deliver(b: Uint8Array, off: number, len: number): DropCode {
     const info = this.info;
     let r = parseFrame(b, off, len, info, this.verifyChecksums);
+    // The Go vmnet client's DHCPDISCOVER carries an IPv4 header checksum of 0 (protocols.md §1.7);
+    // accept exactly that case rather than leave such a client without an address.
+    if (r === Drop.BadChecksum && isUncheckedDhcpToServer(b, off, len)) r = parseFrame(b, off, len, info, false);
     if (r !== Drop.None) return this.dropped(r);
     if (info.etherType === EtherType.ARP) return this.dropped(this.layers.arp.input(info));
     if (info.srcIp !== 0 && this.isGuestAddress(info.srcIp)) this.neighbours.learn(info.srcIp, info.srcMac);

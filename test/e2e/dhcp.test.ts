@@ -3,16 +3,13 @@
  * `dhclient` against the gateway of a real VirtualNetwork (QEMU stream framing, and vmnet for the
  * preferred-IPv4 path). Needs root on Linux (see `e2eSkipReason`); otherwise skipped with the
  * reason printed.
- *
- * Wiring: until the facade wires the DHCP service itself, {@link wireDhcp} does what the facade
- * will do (`createDhcpService` from the resolved options on `net.udp`, plus the vmnet binder).
- * When the facade does it, drop `wireDhcp` and use the facade's own service and events.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createDhcpService, type DhcpLeaseEvent, type DhcpService, type LeasePool } from '../../src/services/dhcp/index.js';
+import type { DhcpService, LeasePool } from '../../src/services/dhcp/index.js';
+import type { LeaseEvent } from '../../src/events.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import type { NetworkOptions } from '../../src/options.js';
 import { runDhcp } from './harness/dhcp.js';
@@ -33,7 +30,7 @@ interface Running {
   net: VirtualNetwork;
   service: DhcpService;
   pool: LeasePool;
-  leases: DhcpLeaseEvent[];
+  leases: LeaseEvent[];
   qemu: string;
   hyperkit: string;
 }
@@ -48,29 +45,11 @@ test.after.each(async () => {
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** What the facade will do: `createDhcpService` from the resolved options, and the vmnet binder. */
+/** The facade's own DHCP service, with its lease events collected. */
 function wireDhcp(net: VirtualNetwork): Omit<Running, 'qemu' | 'hyperkit' | 'net'> {
-  const o = net.options;
-  const leases: DhcpLeaseEvent[] = [];
-  const service = createDhcpService({
-    runtime: net.runtime,
-    udp: net.udp,
-    neighbours: net.neighbours,
-    subnet: o.subnet,
-    gatewayIp: o.gatewayIp,
-    hostIp: o.hostIp,
-    lowestIp: o.lowestIp,
-    highestIp: o.highestIp,
-    leaseTimeSec: o.leaseTimeSeconds,
-    mtu: o.mtu,
-    ...(o.domain !== undefined ? { domainName: o.domain } : {}),
-    searchDomains: o.searchDomains,
-    reservations: o.reservations,
-    ...(o.leasesFile !== undefined ? { leasesFile: o.leasesFile } : {}),
-    onLease: (e) => leases.push(e),
-  })._unsafeUnwrap();
-  net.vmnetBinder = (uuid, mac, preferredIp) => service.server.bindVmnet(uuid, mac, preferredIp);
-  return { service, pool: service.pool, leases };
+  const leases: LeaseEvent[] = [];
+  net.on('lease', (e) => leases.push(e));
+  return { service: net.dhcp, pool: net.dhcp.pool, leases };
 }
 
 async function start(options: NetworkOptions = {}): Promise<Running> {
@@ -85,7 +64,7 @@ async function start(options: NetworkOptions = {}): Promise<Running> {
 async function stop(r: Running): Promise<void> {
   const i = running.indexOf(r);
   if (i >= 0) running.splice(i, 1);
-  (await r.service.close())._unsafeUnwrap();
+  // close() writes the leases file a last time (cli.md).
   await r.net.close();
 }
 

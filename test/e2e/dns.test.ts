@@ -4,17 +4,15 @@
  * resolver on 127.0.0.1. Needs root on Linux (see `e2eSkipReason`); otherwise skipped with the
  * reason printed.
  *
- * Wiring: until the facade wires the DNS service itself, this test does what the facade will do
- * (`createDnsService` + `server.attachUdp(net.udp, gatewayIp)`). DNS over TCP needs the gateway
- * TCP endpoint on port 53, which the facade does not route yet; those cases are listed at the
- * bottom and skipped with that reason.
+ * The network is the facade as users get it: `dnsUpstreams` points at the test resolver, and TCP 53
+ * on the gateway is the endpoint's listener handing connections to the DNS server.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Answer } from 'dns-packet';
-import { createDnsService, type DnsService } from '../../src/services/dns/index.js';
+import type { DnsService } from '../../src/services/dns/index.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { bigTxt } from '../harness/dns/messages.js';
 import { startTestResolver, type TestResolver } from '../harness/dns/test-resolver.js';
@@ -41,7 +39,6 @@ test.before(() => {
 });
 test.after.each(async () => {
   await closeAllGuests();
-  dns?.close();
   await net?.close();
   await resolver?.close();
   dns = undefined;
@@ -58,14 +55,8 @@ async function guestOnNetwork(): Promise<Guest> {
     records: ZONE,
     handler: (q) => (q.questions?.[0]?.name.endsWith('down.test') ? 'drop' : undefined),
   });
-  net = VirtualNetwork.create({})._unsafeUnwrap();
-  dns = createDnsService(net.runtime, {
-    gatewayIp: net.options.gatewayIp,
-    hostAliasIp: net.options.hostIp,
-    upstreams: [`127.0.0.1:${resolver.port}`],
-    forwarder: { attemptTimeoutMs: 1000, queryTimeoutMs: 2500 },
-  })._unsafeUnwrap();
-  dns.server.attachUdp(net.udp, net.options.gatewayIp);
+  net = VirtualNetwork.create({ dnsUpstreams: [`127.0.0.1:${resolver.port}`], allow: ['127.0.0.0/8'] })._unsafeUnwrap();
+  dns = net.dns;
   const sock = join(dir, `qemu-${Date.now()}.sock`);
   (await net.listenQemu(sock))._unsafeUnwrap();
   const g = await createGuest({ socketPath: sock, framing: 'qemu' });
@@ -112,8 +103,18 @@ it('upstream silent → SERVFAIL within the forwarder bound', async () => {
   assert.ok(resolver!.log.filter((l) => l.name === 'x.down.test').length >= 2, 'resent to the upstream before giving up');
 });
 
-// Needs TCP 53 on the gateway (the facade's TCP input is not routed to DnsServer.handleStream yet).
-test.skip('dig +tcp @gateway host.internal and www.example.test');
-test.skip('a large TXT answer: dig sees TC over UDP, retries over TCP and gets all 12 records');
+it('dig +tcp @gateway answers local and forwarded names over TCP 53', async () => {
+  const g = await guestOnNetwork();
+  assert.is((await dig(g, '+tcp', '+short', 'host.internal')).trim(), '192.168.65.254');
+  assert.is((await dig(g, '+tcp', '+short', 'www.example.test')).trim(), '192.0.2.80');
+  assert.ok(resolver!.log.some((l) => l.name === 'www.example.test' && l.transport === 'tcp'), 'asked upstream over TCP');
+});
+
+it('a large TXT answer: dig sees TC over UDP, retries over TCP and gets all 12 records', async () => {
+  const g = await guestOnNetwork();
+  const out = await dig(g, '+noedns', 'big.example.test', 'TXT');
+  assert.match(out, /Truncated, retrying in TCP mode/);
+  assert.match(out, /ANSWER: 12/);
+});
 
 test.run();

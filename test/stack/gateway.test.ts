@@ -123,4 +123,16 @@ test('random garbage frames never throw', () => {
   }
 });
 
+test('a zero IPv4 header checksum is tolerated only for DHCP to port 67', () => {
+  const { net, send } = setup();
+  const ping = icmpEcho(GW_MAC, G1, '192.168.65.10', '192.168.65.1', 1, 1);
+  ping.writeUInt16BE(0, 24);
+  send(ping);
+  assert.is(net.gateway.counters.drops[Drop.BadChecksum], 1, 'a ping with checksum 0 is still dropped');
+  const dhcp = udpPacket('ff:ff:ff:ff:ff:ff', G1, '0.0.0.0', 68, '255.255.255.255', 67, Buffer.alloc(300));
+  dhcp.writeUInt16BE(0, 24);
+  send(dhcp);
+  assert.is(net.gateway.counters.drops[Drop.BadChecksum], 1, 'the DHCP frame passed the IPv4 check');
+});
+
 test.run();

@@ -273,9 +273,9 @@ other('a reply too big for the client sheds optional options, never the essentia
 const vmnet = suite('vmnet clients (protocols.md §1.7)');
 
 vmnet('the Go client\'s minimal DISCOVER (checksums 0, broadcast flag) is offered its bound address', () => {
-  // The gateway's IPv4 header check rejects a zero header checksum; with verification off the
-  // frame reaches DHCP (see the report: the lead decides how the gateway tolerates this frame).
-  const net = makeNet({ verifyChecksums: false });
+  // Checksum verification stays on: the gateway tolerates a zero IPv4 header checksum only on
+  // UDP to port 67, exactly this client's DISCOVER.
+  const net = makeNet();
   const mac = 0x025000000001;
   const g = net.guest(mac);
   assert.is(formatIpv4(net.server.bindVmnet('c3d68012-0208-11ea-9fd7-f2189899ab08', mac)._unsafeUnwrap().ip), '192.168.65.2');
