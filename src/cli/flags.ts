@@ -47,6 +47,9 @@ const options = {
   leases: { type: 'string' },
   'dns-upstream': { type: 'string', multiple: true },
   domain: { type: 'string' },
+  search: { type: 'string', multiple: true },
+  'host-names': { type: 'string' },
+  'gateway-names': { type: 'string' },
   allow: { type: 'string', multiple: true },
   deny: { type: 'string', multiple: true },
   expose: { type: 'string', multiple: true },
@@ -100,6 +103,10 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   if (v.leases !== undefined) network.leasesFile = v.leases;
   if (v['dns-upstream'] !== undefined) network.dnsUpstreams = v['dns-upstream'];
   if (v.domain !== undefined) network.domain = v.domain;
+  if (v.search !== undefined) network.searchDomains = v.search;
+  // Comma lists, as vpnkit's --host-names / --gateway-names (protocols.md §4.12).
+  if (v['host-names'] !== undefined) network.hostNames = v['host-names'].split(',').filter((x) => x !== '');
+  if (v['gateway-names'] !== undefined) network.gatewayNames = v['gateway-names'].split(',').filter((x) => x !== '');
   if (v.allow !== undefined) network.allow = v.allow;
   if (v.deny !== undefined) network.deny = v.deny;
   if (v.pcap !== undefined) network.pcap = v.pcap;

@@ -12,7 +12,8 @@ const USAGE = `usage: vnetkit serve (--qemu PATH | --ethernet PATH)... [options]
   --ethernet PATH           listen for HyperKit virtio-vpnkit clients (repeatable)
   --subnet CIDR  --gateway-ip IP  --host-ip IP  --no-host-loopback
   --lowest-ip IP  --highest-ip IP  --reserve MAC|UUID=IP  --leases FILE
-  --dns-upstream IP[:PORT]  --domain NAME  --allow CIDR  --deny CIDR
+  --dns-upstream IP[:PORT]  --domain NAME  --search DOMAIN  --host-names A,B  --gateway-names A,B
+  --allow CIDR  --deny CIDR
   --expose [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp]  --control PATH
   --mtu N  --pcap FILE  --json  --log-level error|warn|info|debug
 `;
