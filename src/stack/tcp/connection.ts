@@ -239,15 +239,16 @@ export class Connection implements ConnectionHandlers {
    */
   shutdown(): void {
     if (this.finQueued || !acceptsSend(this.state)) return;
-    if (this.state === State.SynSent) {
-      // RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the TCB; nothing was exchanged.
+    if (this.state === State.SynSent && this.sendBuf.length === 0) {
+      // RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the TCB; nothing was exchanged. With data
+      // queued we keep it and send FIN after it, as for SYN-RECEIVED (a socket's connect-write-close).
       this.finish('closed');
       return;
     }
     this.finQueued = true;
     if (this.state === State.Established) this.setState(State.FinWait1);
     else if (this.state === State.CloseWait) this.setState(State.LastAck);
-    // SYN-RECEIVED: RFC 9293 §3.10.4 queues the FIN until ESTABLISHED (see establish()).
+    // SYN-SENT/SYN-RECEIVED: the FIN waits for ESTABLISHED (RFC 9293 §3.10.4, see establish()).
     this.ctx.markDirty(this);
   }
 
