@@ -9,6 +9,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
+const tracked = new Set<{ destroy(): unknown }>();
+
+/** Remembers a stream so {@link destroyTracked} can close it (uvu's CLI waits for open handles). */
+export function track<T extends { destroy(): unknown }>(s: T): T {
+  tracked.add(s);
+  return s;
+}
+
+/** Destroys every stream made by these helpers or passed to {@link track}. */
+export function destroyTracked(): void {
+  for (const s of tracked) s.destroy();
+  tracked.clear();
+}
+
 /** A fresh short temporary directory (Unix socket paths are limited to ~107 bytes). */
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'vnkt-'));
@@ -31,6 +45,7 @@ export function collect(r: Readable): Promise<Buffer> {
 export function rawServer(path: string, onConnection: (s: Socket) => void): Promise<Server> {
   return new Promise((resolve, reject) => {
     const srv = createServer({ allowHalfOpen: true }, (s) => {
+      track(s);
       s.on('error', () => {});
       onConnection(s);
     });
@@ -42,7 +57,7 @@ export function rawServer(path: string, onConnection: (s: Socket) => void): Prom
 /** A raw Unix client. */
 export function rawConnect(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ path, allowHalfOpen: true });
+    const s = track(connect({ path, allowHalfOpen: true }));
     s.once('connect', () => resolve(s));
     s.once('error', reject);
   });

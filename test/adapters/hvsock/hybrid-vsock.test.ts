@@ -11,7 +11,7 @@ import {
   parseOkLine,
 } from '../../../adapters/hvsock/hybrid-vsock.js';
 import { ManualScheduler } from '../../../src/runtime/scheduler.js';
-import { closedWith, collect, rawConnect, rawServer, tempDir } from './hvsock-test-helpers.js';
+import { closedWith, collect, destroyTracked, rawConnect, rawServer, tempDir, track } from './hvsock-test-helpers.js';
 
 const { dir, cleanup } = tempDir();
 const servers: Server[] = [];
@@ -20,6 +20,7 @@ const path = (): string => `${dir}/vmm${n++}.sock`;
 const keep = (s: Server): Server => (servers.push(s), s);
 
 test.after(() => {
+  destroyTracked();
   for (const s of servers) s.close();
   cleanup();
 });
@@ -42,6 +43,7 @@ test('handshake both sides: CONNECT/OK, host port reported, payload flows both w
   const p = path();
   const got = new Promise<{ port: number; data: string; hostPort: number }>((resolve) => {
     void listenHybrid(p, (port, stream, hostPort) => {
+      track(stream);
       stream.once('data', (d: Buffer) => {
         stream.end(`echo:${d.toString()}`);
         resolve({ port, data: d.toString(), hostPort });
@@ -50,6 +52,7 @@ test('handshake both sides: CONNECT/OK, host port reported, payload flows both w
   });
   await new Promise((r) => setImmediate(r));
   const c = (await connectHybrid(p, 62373))._unsafeUnwrap();
+  track(c.stream);
   c.stream.write('hi');
   const reply = collect(c.stream);
   const seen = await got;
@@ -63,6 +66,7 @@ test('client: bytes after the OK newline stay in the stream', async () => {
   const p = path();
   keep(await rawServer(p, (s) => s.once('data', () => s.end('OK 77\nPAYLOAD-AFTER-OK'))));
   const c = (await connectHybrid(p, 5))._unsafeUnwrap();
+  track(c.stream);
   assert.is(c.hostPort, 77);
   assert.is((await collect(c.stream)).toString(), 'PAYLOAD-AFTER-OK');
 });
@@ -116,6 +120,7 @@ test('server: payload sent with the CONNECT line is preserved; split lines and l
   keep(
     (
       await listenHybrid(p, (port, stream) => {
+        track(stream);
         seen.push({ port, data: collect(stream) });
         stream.end(); // half-close: the client sees OK then EOF, and can still send
       })
@@ -140,7 +145,7 @@ test('server: payload sent with the CONNECT line is preserved; split lines and l
 test('server: refusal, garbage, over-long and short requests are closed without a reply', async () => {
   const p = path();
   let delivered = 0;
-  keep((await listenHybrid(p, () => delivered++, { accept: (port) => port !== 7 }))._unsafeUnwrap());
+  keep((await listenHybrid(p, (_port, s) => (track(s), delivered++), { accept: (port) => port !== 7 }))._unsafeUnwrap());
   const attempts: Array<[string, (s: Socket) => void]> = [
     ['refused port', (s) => s.write('CONNECT 7\n')],
     ['garbage', (s) => s.write('GET / HTTP/1.1\r\n')],
@@ -159,7 +164,7 @@ test('server: refusal, garbage, over-long and short requests are closed without 
 test('guest-initiated: listening on <uds>_<port> receives raw streams', async () => {
   const uds = `${dir}/guest.sock`;
   const got = new Promise<string>((resolve) => {
-    void listenHybridGuestPort(uds, 1024, (s) => collect(s).then((b) => resolve(b.toString()))).map(keep);
+    void listenHybridGuestPort(uds, 1024, (s) => collect(track(s)).then((b) => resolve(b.toString()))).map(keep);
   });
   await new Promise((r) => setImmediate(r));
   const s = await rawConnect(`${uds}_1024`);

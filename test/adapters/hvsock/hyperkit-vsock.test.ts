@@ -13,11 +13,12 @@ import {
   serveHyperkitConnect,
 } from '../../../adapters/hvsock/hyperkit-vsock.js';
 import { ManualScheduler } from '../../../src/runtime/scheduler.js';
-import { closedWith, collect, rawConnect, tempDir } from './hvsock-test-helpers.js';
+import { closedWith, collect, destroyTracked, rawConnect, tempDir, track } from './hvsock-test-helpers.js';
 
 const { dir, cleanup } = tempDir();
 const servers: Server[] = [];
 test.after(() => {
+  destroyTracked();
   for (const s of servers) s.close();
   cleanup();
 });
@@ -48,12 +49,13 @@ test('header: short, long, missing newline, bad hex and bad separator are malfor
 test('host → guest: header parsed by the connect-socket server; payload after it preserved', async () => {
   const got = new Promise<{ port: number; data: string }>((resolve) => {
     void serveHyperkitConnect(dir, 3, (port, stream) => {
+      track(stream);
       void collect(stream).then((d) => resolve({ port, data: d.toString() }));
       stream.end('from guest');
     }).map((s) => servers.push(s));
   });
   await new Promise((r) => setImmediate(r));
-  const s = (await connectHyperkitGuest(dir, 3, 62373))._unsafeUnwrap();
+  const s = track((await connectHyperkitGuest(dir, 3, 62373))._unsafeUnwrap());
   const reply = collect(s);
   s.end('payload');
   assert.equal(await got, { port: 62373, data: 'payload' });
@@ -63,7 +65,7 @@ test('host → guest: header parsed by the connect-socket server; payload after 
 test('connect-socket server closes on wrong CID, bad hex, short read; nothing is delivered', async () => {
   const sub = tempDir();
   let delivered = 0;
-  servers.push((await serveHyperkitConnect(sub.dir, 3, () => delivered++))._unsafeUnwrap());
+  servers.push((await serveHyperkitConnect(sub.dir, 3, (_port, s) => (track(s), delivered++)))._unsafeUnwrap());
   const attempts: Array<[string, (s: Socket) => void]> = [
     ['wrong CID', (s) => s.write('00000004.0000f3a5\nxyz')],
     ['bad hex', (s) => s.write('0000000z.0000f3a5\n')],
@@ -83,7 +85,7 @@ test('connect-socket server closes on wrong CID, bad hex, short read; nothing is
 test('connect-socket server: a header that never completes times out (manual scheduler)', async () => {
   const sub = tempDir();
   const scheduler = new ManualScheduler();
-  servers.push((await serveHyperkitConnect(sub.dir, 3, () => {}, { timeoutMs: 500, scheduler }))._unsafeUnwrap());
+  servers.push((await serveHyperkitConnect(sub.dir, 3, (_port, s) => void track(s), { timeoutMs: 500, scheduler }))._unsafeUnwrap());
   const s = await rawConnect(hyperkitConnectPath(sub.dir));
   const got = closedWith(s);
   s.write('00000003');
@@ -96,7 +98,7 @@ test('connect-socket server: a header that never completes times out (manual sch
 
 test('guest → host: listening on <dir>/00000002.<port> receives raw streams', async () => {
   const got = new Promise<string>((resolve) => {
-    void listenHyperkitVsock(dir, 1024, (s) => collect(s).then((b) => resolve(b.toString()))).map((s) => servers.push(s));
+    void listenHyperkitVsock(dir, 1024, (s) => collect(track(s)).then((b) => resolve(b.toString()))).map((s) => servers.push(s));
   });
   await new Promise((r) => setImmediate(r));
   assert.ok(existsSync(`${dir}/00000002.00000400`));

@@ -12,11 +12,12 @@ import { AfHypervProvider, AfVsockProvider } from '../../../adapters/hvsock/nati
 import { AnyVsockProvider } from '../../../adapters/hvsock/provider.js';
 import { HybridVsockProvider, HyperkitVsockProvider, UnixSocketProvider } from '../../../adapters/hvsock/unix-providers.js';
 import type { VsockAddress } from '../../../adapters/hvsock/uri.js';
-import { collect, rawConnect, tempDir } from './hvsock-test-helpers.js';
+import { collect, destroyTracked, rawConnect, tempDir, track } from './hvsock-test-helpers.js';
 
 const { dir, cleanup } = tempDir();
 const toClose: Array<{ close(): unknown }> = [];
 test.after(() => {
+  destroyTracked();
   for (const c of toClose) c.close();
   cleanup();
 });
@@ -76,14 +77,14 @@ if (native.isOk() && native.value.vsockListen(-1, -1, 1) >= 0) {
 
 test('hybrid provider: connect through a VMM (listenHybrid) and listen for guest-initiated ports', async () => {
   const uds = `${dir}/fc.sock`;
-  toClose.push((await listenHybrid(uds, (port, s) => s.end(`guest port ${port}`)))._unsafeUnwrap());
+  toClose.push((await listenHybrid(uds, (port, s) => track(s).end(`guest port ${port}`)))._unsafeUnwrap());
   const p = new HybridVsockProvider();
-  const s = (await p.connect({ transport: 'hybrid', udsPath: uds, port: 5000 }))._unsafeUnwrap();
+  const s = track((await p.connect({ transport: 'hybrid', udsPath: uds, port: 5000 }))._unsafeUnwrap());
   assert.is((await collect(s)).toString(), 'guest port 5000');
   const l = (await p.listen({ transport: 'hybrid', udsPath: uds, port: 1025 }))._unsafeUnwrap();
   toClose.push(l);
   const got = new Promise<{ data: string; port?: number }>((resolve) =>
-    l.on('connection', (stream: Duplex, peer) => void collect(stream).then((b) => resolve({ data: b.toString(), port: peer.port }))),
+    l.on('connection', (stream: Duplex, peer) => void collect(track(stream)).then((b) => resolve({ data: b.toString(), port: peer.port }))),
   );
   const g = await rawConnect(`${uds}_1025`);
   g.end('guest-initiated');
@@ -93,7 +94,7 @@ test('hybrid provider: connect through a VMM (listenHybrid) and listen for guest
 test('hyperkit and unix providers listen where the conventions say', async () => {
   const hk = (await new HyperkitVsockProvider().listen({ transport: 'hyperkit', dir, cid: 3, port: 0x1234 }))._unsafeUnwrap();
   toClose.push(hk);
-  const got = new Promise<string>((resolve) => hk.on('connection', (s: Duplex) => void collect(s).then((b) => resolve(b.toString()))));
+  const got = new Promise<string>((resolve) => hk.on('connection', (s: Duplex) => void collect(track(s)).then((b) => resolve(b.toString()))));
   const c = await rawConnect(`${dir}/00000002.00001234`);
   c.end('via hyperkit path');
   assert.is(await got, 'via hyperkit path');
@@ -101,8 +102,8 @@ test('hyperkit and unix providers listen where the conventions say', async () =>
   const up = new UnixSocketProvider();
   const ul = (await up.listen({ transport: 'unix', path: `${dir}/plain.sock` }))._unsafeUnwrap();
   toClose.push(ul);
-  ul.on('connection', (s: Duplex) => s.end('plain'));
-  const us = (await up.connect({ transport: 'unix', path: `${dir}/plain.sock` }))._unsafeUnwrap();
+  ul.on('connection', (s: Duplex) => track(s).end('plain'));
+  const us = track((await up.connect({ transport: 'unix', path: `${dir}/plain.sock` }))._unsafeUnwrap());
   assert.is((await collect(us)).toString(), 'plain');
 });
 
