@@ -106,6 +106,8 @@ export class TcpOutbound implements FlowOwner {
   private readonly rate: SourceRateLimit | undefined;
   private readonly byGuest = new Map<number, Set<TcpFlow>>();
   private pendingCount = 0;
+  /** Host sockets still connecting, so `close()` can cancel them. */
+  private readonly connecting = new Set<Socket>();
   private flowCount = 0;
   private readonly dirty: TcpFlow[] = [];
   private flushQueued = false;
@@ -157,6 +159,7 @@ export class TcpOutbound implements FlowOwner {
       if (settled) return;
       settled = true;
       this.pendingCount--;
+      this.connecting.delete(socket);
       this.runtime.scheduler.disarm(timer);
       socket.destroy();
       if (code === 'ECONNREFUSED') {
@@ -181,11 +184,13 @@ export class TcpOutbound implements FlowOwner {
       noDelay: true,
       onread: { buffer: this.readBuf, callback: (n: number, buf: Uint8Array) => (flow === undefined ? false : flow.fromHost(n, buf as Buffer)) },
     });
+    this.connecting.add(socket);
     socket.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? 'EHOSTUNREACH'));
     socket.once('connect', () => {
       if (settled) return;
       settled = true;
       this.pendingCount--;
+      this.connecting.delete(socket);
       this.runtime.scheduler.disarm(timer);
       socket.removeAllListeners('error');
       // Connect first, then complete the guest's handshake (vpnkit's connect-first).
@@ -246,8 +251,10 @@ export class TcpOutbound implements FlowOwner {
     return flows.length;
   }
 
-  /** Frees every flow. */
+  /** Frees every flow and cancels connects in progress (their SYNs get no answer). */
   close(): void {
+    for (const s of this.connecting) s.destroy();
+    this.connecting.clear();
     for (const ip of [...this.byGuest.keys()]) this.closeForGuest(ip);
   }
 
