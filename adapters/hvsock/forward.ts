@@ -71,11 +71,13 @@ class Tracker {
 
 /** Options for {@link exposeVsockAsUnix}. */
 export interface ExposeOptions {
+  /** Opens the vsock side of each connection. */
   readonly provider: VsockProvider;
   /** The (guest) vsock endpoint each Unix connection is joined to. */
   readonly target: VsockAddress;
   /** Where to listen on the host. */
   readonly unixPath: string;
+  /** Told about each connection whose vsock side could not be opened. */
   readonly onError?: ForwardErrorHandler;
 }
 
@@ -89,11 +91,13 @@ export function exposeVsockAsUnix(options: ExposeOptions): ResultAsync<ForwardHa
 
 /** Options for {@link forwardVsockToUnix}. */
 export interface ForwardToUnixOptions {
+  /** Listens on the vsock side. */
   readonly provider: VsockProvider;
   /** The vsock address to listen on. */
   readonly listen: VsockAddress;
   /** The host Unix socket each vsock connection is joined to. */
   readonly unixPath: string;
+  /** Told about each connection whose Unix side could not be opened. */
   readonly onError?: ForwardErrorHandler;
 }
 
