@@ -1,7 +1,8 @@
 /**
  * The real {@link DnsUpstreamTransport}: `dgram` sockets connected to one upstream each, one
- * `net` connection per TCP exchange, and reading the host's resolv.conf. This is the only file of
- * the DNS service that touches the operating system.
+ * `net` connection per TCP exchange, and reading the host's resolv.conf. With `node-files.ts`
+ * (watching resolv.conf) and `node-host-lookup.ts` (getaddrinfo), the only files of the DNS
+ * service that touch the operating system.
  * @module
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';

@@ -11,6 +11,9 @@
  * - EDNS version above 0: BADVERS (RFC 6891 §6.1.3).
  * - Local names: answered here with TTL 0 and AA; a local name without the asked type is NODATA
  *   (see `records.ts` for why not NXDOMAIN).
+ * - Host-resolver mode only: A and AAAA questions (class IN, an ordinary host name) are answered
+ *   from the host's getaddrinfo with a short TTL, not authoritative (`host-resolver.ts`); a local
+ *   CNAME whose target is not local is finished the same way.
  * - Everything else: forwarded as the guest sent it (new id only) and the answer passed back
  *   byte for byte with the guest's id, so every record type (SRV, MX, HTTPS, DNSSEC) works.
  *   No usable answer within the forwarder's bound: SERVFAIL (RFC 1035 §4.1.1 "server failure").
@@ -19,23 +22,35 @@
  *   cut to whole answers with TC set so the client retries over TCP (RFC 7766 §5).
  *
  * Guests send A and AAAA in parallel from one source port, often with the same id (glibc, musl):
- * pending forwards are keyed by client address, port, id and question, so both get their own
- * answer, and only an exact retransmission of a query still in flight is dropped as a duplicate.
+ * pending forwards and host lookups are keyed by client address, port, id and question, so both
+ * get their own answer, and only an exact retransmission of a query still in flight is dropped as
+ * a duplicate.
+ *
+ * Every reply can be reported to a {@link DnsServer.onQuery} listener; with none set (or
+ * {@link DnsServer.wantsQueryEvents} saying no) the server neither reads the clock for it nor
+ * builds the event.
  * @module
  */
 import type { Duplex } from 'node:stream';
 import dnsPacket, { type Answer } from 'dns-packet';
+import type { Result } from 'neverthrow';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { UdpLayer } from '../../stack/udp.js';
 import { formatIpv4 } from '../../wire/address.js';
+import { isHostLookupName } from './host-lookup.js';
+import type { HostAnswer, HostResolver } from './host-resolver.js';
 import {
   CLASSIC_UDP_LIMIT, encodeOpt, Flag, HEADER_LEN, headerOnlyReply, layoutMessage, msgCount, msgFlags, msgId, msgOpcode,
-  msgRcode, OPCODE_QUERY, Rcode, readQuestion, RrClass, setMsgId, truncateTo, typeName, type DnsQuestion, type EdnsInfo,
+  msgRcode, OPCODE_QUERY, Rcode, readQuestion, RrClass, RrType, setMsgId, truncateTo, typeName, type DnsQuestion, type EdnsInfo,
 } from './message.js';
+import { describeAnswers, rcodeName, type DnsAnswerSource, type DnsQueryEvent } from './query-event.js';
 import type { LocalRecords } from './records.js';
+import { answerReply, chaseQuery } from './reply.js';
+import { formatUpstream } from './resolv-conf.js';
 import { serveStream, type StreamLimits } from './tcp-stream.js';
-import type { Result } from 'neverthrow';
 import type { Upstream, UpstreamAnswer, UpstreamError } from './upstream.js';
+
+export type { DnsAnswerSource, DnsEventAnswer, DnsQueryEvent } from './query-event.js';
 
 /** DNS's well-known port (RFC 1035 §4.2). */
 export const DNS_SERVICE_PORT = 53;
@@ -47,35 +62,20 @@ export interface DnsClient {
   readonly port: number;
 }
 
-/** One answered (or failed) query, reported to {@link DnsServerOptions.onQuery}. */
-export interface DnsQueryEvent {
-  /** Question name as asked (`''` when unreadable). */
-  readonly name: string;
-  /** Type mnemonic (`A`, `AAAA`, `TYPE65`…; `''` when unreadable). */
-  readonly type: string;
-  /** Response code sent (extended codes such as BADVERS included). */
-  readonly rcode: number;
-  /** Number of answer records sent. */
-  readonly answers: number;
-  readonly source: { readonly transport: 'udp' | 'tcp'; readonly address: string; readonly port: number };
-  /** Runtime-clock milliseconds from arrival to reply. */
-  readonly latencyMs: number;
-  /** Answered from local data (including errors decided here) or by an upstream server. */
-  readonly via: 'local' | 'upstream';
-  /** Whether the UDP reply was truncated (TC set). */
-  readonly truncated: boolean;
-}
-
 /** Service counters. */
 export interface DnsServerStats {
   queries: number;
+  /** Answered from local data. */
   local: number;
+  /** Answered by the host resolver (host-resolver mode). */
+  host: number;
+  /** Sent to the upstream forwarder. */
   forwarded: number;
   servfail: number;
   formerr: number;
   notimp: number;
   truncated: number;
-  /** Dropped without reply: runt/response packets, duplicates in flight, forwarder full, TCP over limit. */
+  /** Dropped without reply: runt/response packets, duplicates in flight, forwarder or host resolver full, TCP over limit. */
   dropped: number;
   duplicates: number;
   tcpConnections: number;
@@ -88,6 +88,8 @@ export interface DnsServerOptions {
   readonly runtime: Runtime;
   readonly records: LocalRecords;
   readonly upstream: Upstream;
+  /** Host-resolver mode: answers A and AAAA from the host's getaddrinfo. Absent: upstream mode. */
+  readonly hostResolver?: HostResolver;
   /**
    * Largest UDP reply, whatever the client's EDNS size (default 1232: DNS Flag Day 2020, fits
    * any path without fragmentation; the gateway does not fragment). Also our advertised size.
@@ -101,14 +103,21 @@ export interface DnsServerOptions {
   readonly maxTcpConnections?: number;
   /** Called after every reply; leave unset for no per-query cost. */
   readonly onQuery?: (e: DnsQueryEvent) => void;
+  /** Asked per query when `onQuery` is set: `false` skips the event (an emitter with no listeners). */
+  readonly wantsQueryEvents?: () => boolean;
 }
 
 /** The DNS service of the gateway. */
 export class DnsServer {
   /** Listener for per-query events; may be set or cleared at any time. */
   onQuery: ((e: DnsQueryEvent) => void) | undefined;
+  /**
+   * Consulted once per query when {@link onQuery} is set: returning `false` skips the event and
+   * its cost (the facade passes "does `dns-query` have listeners").
+   */
+  wantsQueryEvents: (() => boolean) | undefined;
   private readonly counters: DnsServerStats = {
-    queries: 0, local: 0, forwarded: 0, servfail: 0, formerr: 0, notimp: 0, truncated: 0, dropped: 0, duplicates: 0, tcpConnections: 0, internalErrors: 0,
+    queries: 0, local: 0, host: 0, forwarded: 0, servfail: 0, formerr: 0, notimp: 0, truncated: 0, dropped: 0, duplicates: 0, tcpConnections: 0, internalErrors: 0,
   };
   private readonly inFlight = new Set<string>();
   private readonly maxUdp: number;
@@ -120,6 +129,7 @@ export class DnsServer {
 
   constructor(private readonly opts: DnsServerOptions) {
     this.onQuery = opts.onQuery;
+    this.wantsQueryEvents = opts.wantsQueryEvents;
     this.maxUdp = Math.max(CLASSIC_UDP_LIMIT, Math.min(opts.maxUdpResponse ?? 1232, 65535));
     this.maxTcp = opts.maxTcpConnections ?? 64;
     this.streamLimits = { idleTimeoutMs: opts.tcpIdleTimeoutMs ?? 10_000, maxInFlight: opts.tcpMaxInFlight ?? 32 };
@@ -171,7 +181,8 @@ export class DnsServer {
    * means "no reply" (dropped).
    */
   handleQuery(query: Uint8Array, client: DnsClient, respond: (reply: Uint8Array | undefined) => void): void {
-    const started = this.opts.runtime.clock.now();
+    // The clock is read for the event only: no listener, no cost (NaN marks "not reported").
+    const started = this.reporting() ? this.opts.runtime.clock.now() : NaN;
     this.counters.queries++;
     const drop = (): void => {
       this.counters.dropped++;
@@ -181,7 +192,7 @@ export class DnsServer {
     const q = msgCount(query, 0) >= 1 ? readQuestion(query) : undefined;
     // Until an EDNS OPT says otherwise the client takes 512 bytes over UDP (RFC 1035 §4.2.1).
     let limit = CLASSIC_UDP_LIMIT;
-    const reply = (msg: Uint8Array, via: 'local' | 'upstream', rcode: number): void => {
+    const reply = (msg: Uint8Array, via: DnsAnswerSource, rcode: number, server?: string): void => {
       let out = msg;
       let cut = false;
       if (client.transport === 'udp') {
@@ -192,7 +203,7 @@ export class DnsServer {
       }
       if (rcode === Rcode.ServFail) this.counters.servfail++;
       respond(out);
-      if (this.onQuery !== undefined) this.emit(q, client, out, rcode, via, cut, started);
+      if (!Number.isNaN(started) && this.onQuery !== undefined) this.emit(q, client, out, rcode, via, server, cut, started);
     };
     if (msgOpcode(query) !== OPCODE_QUERY) {
       this.counters.notimp++;
@@ -213,7 +224,7 @@ export class DnsServer {
     const local = this.opts.records.lookup(q.name, q.type, q.cls);
     if (local !== undefined && local.kind === 'answer') {
       this.counters.local++;
-      return reply(this.localReply(query, q, edns, local.answers, Rcode.NoError, true), 'local', Rcode.NoError);
+      return reply(answerReply(query, q, this.optFor(edns), local.answers, Rcode.NoError, true), 'local', Rcode.NoError);
     }
     const key = client.transport === 'udp' ? `${client.address}|${client.port}|${msgId(query)}|${q.key}|${q.type}|${q.cls}` : undefined;
     if (key !== undefined) {
@@ -224,17 +235,30 @@ export class DnsServer {
       }
       this.inFlight.add(key);
     }
-    this.counters.forwarded++;
+    const settle = (): boolean => {
+      if (key !== undefined) this.inFlight.delete(key);
+      return !this.closed;
+    };
     const chase = local?.kind === 'chase' ? local : undefined;
+    const host = this.opts.hostResolver;
+    const target = chase === undefined ? q.name : chase.target;
+    if (host !== undefined && (q.type === RrType.A || q.type === RrType.AAAA) && q.cls === RrClass.IN && isHostLookupName(target)) {
+      this.counters.host++;
+      return host.resolve(target, q.type === RrType.A ? 4 : 6, (a) => {
+        if (!settle()) return drop();
+        this.guard(() => this.replyFromHost(query, q, edns, target, chase?.answers ?? [], a, host.ttlSeconds, reply, drop));
+      });
+    }
+    this.counters.forwarded++;
     const upstreamQuery = chase === undefined ? query : chaseQuery(chase.target, q.type);
     const onResult = (r: Result<UpstreamAnswer, UpstreamError>): void => {
-      if (key !== undefined) this.inFlight.delete(key);
-      if (this.closed) return drop();
+      if (!settle()) return drop();
       if (r.isOk()) {
         const msg = r.value.message;
-        if (chase !== undefined) return this.spliceChase(query, q, edns, chase.answers, msg, reply);
+        const server = formatUpstream(r.value.server);
+        if (chase !== undefined) return this.spliceChase(query, q, edns, chase.answers, msg, server, reply);
         setMsgId(msg, msgId(query));
-        return reply(msg, 'upstream', msgRcode(msg));
+        return reply(msg, 'upstream', msgRcode(msg), server);
       }
       const e = r.error;
       if (e.kind === 'dns-upstream-busy' || e.kind === 'dns-upstream-closed') return drop();
@@ -245,14 +269,7 @@ export class DnsServer {
       }
       reply(headerOnlyReply(query, q, Rcode.ServFail, this.optFor(edns)), 'upstream', Rcode.ServFail);
     };
-    void this.opts.upstream.forward(upstreamQuery, client.transport === 'tcp').then((r) => {
-      try {
-        onResult(r);
-      } catch {
-        // A bug (or a throwing respond callback) must not become an unhandled rejection.
-        this.counters.internalErrors++;
-      }
-    });
+    void this.opts.upstream.forward(upstreamQuery, client.transport === 'tcp').then((r) => this.guard(() => onResult(r)));
   }
 
   /** A snapshot of the counters. */
@@ -271,79 +288,77 @@ export class DnsServer {
     return edns === undefined ? undefined : encodeOpt(this.maxUdp, 0, edns.dnssecOk);
   }
 
-  /** Header + the question as asked + `answers` (+ OPT). SERVFAIL if the records will not encode. */
-  private localReply(query: Uint8Array, q: DnsQuestion, edns: EdnsInfo | undefined, answers: Answer[], rcode: number, aa: boolean): Uint8Array {
-    const opt = this.optFor(edns);
-    let body: Uint8Array;
+  /** Whether this query will be reported (a listener is set and wants events). */
+  private reporting(): boolean {
+    if (this.onQuery === undefined) return false;
     try {
-      // dns-packet writes a 12-byte header before the records and never compresses, so the
-      // records after it stand alone.
-      body = answers.length === 0 ? new Uint8Array(0) : dnsPacket.encode({ answers }).subarray(HEADER_LEN);
+      return this.wantsQueryEvents?.() ?? true;
     } catch {
-      return headerOnlyReply(query, q, Rcode.ServFail, opt);
+      return false;
     }
-    const out = headerOnlyReply(query, q, rcode, opt);
-    const full = new Uint8Array(out.length + body.length);
-    const qEnd = HEADER_LEN + q.wire.length;
-    full.set(out.subarray(0, qEnd), 0);
-    full.set(body, qEnd);
-    if (opt !== undefined) full.set(opt, qEnd + body.length);
-    if (aa) full[2] = full[2]! | (Flag.AA >>> 8);
-    full[6] = answers.length >>> 8;
-    full[7] = answers.length & 0xff;
-    return full;
+  }
+
+  /** Runs a completion callback; a bug (or a throwing respond) must not become an unhandled rejection. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      this.counters.internalErrors++;
+    }
+  }
+
+  /**
+   * The reply to an A/AAAA question the host resolver answered: the addresses owned by `owner`
+   * (the name asked, or the local CNAME chain's target) with the resolver's short TTL, not
+   * authoritative; NODATA, NXDOMAIN (with the chain, RFC 6604 §2) or SERVFAIL otherwise.
+   */
+  private replyFromHost(
+    query: Uint8Array, q: DnsQuestion, edns: EdnsInfo | undefined, owner: string, chain: readonly Answer[], a: HostAnswer, ttl: number,
+    reply: (msg: Uint8Array, via: DnsAnswerSource, rcode: number) => void, drop: () => void,
+  ): void {
+    if (a.kind === 'busy') return drop();
+    if (a.kind === 'failure') return reply(headerOnlyReply(query, q, Rcode.ServFail, this.optFor(edns)), 'host', Rcode.ServFail);
+    const rcode = a.kind === 'no-name' ? Rcode.NxDomain : Rcode.NoError;
+    const type = q.type === RrType.A ? 'A' : 'AAAA';
+    const records: Answer[] = a.kind === 'addresses' ? a.addresses.map((data) => ({ name: owner, type, ttl, class: 'IN', data })) : [];
+    reply(answerReply(query, q, this.optFor(edns), [...chain, ...records], rcode, false), 'host', rcode);
   }
 
   /** Local CNAME chain + the upstream's records for its target, with the upstream's rcode (RFC 6604 §2). */
   private spliceChase(
-    query: Uint8Array, q: DnsQuestion, edns: EdnsInfo | undefined, chain: Answer[], upstream: Uint8Array,
-    reply: (msg: Uint8Array, via: 'local' | 'upstream', rcode: number) => void,
+    query: Uint8Array, q: DnsQuestion, edns: EdnsInfo | undefined, chain: Answer[], upstream: Uint8Array, server: string,
+    reply: (msg: Uint8Array, via: DnsAnswerSource, rcode: number, server?: string) => void,
   ): void {
     let answers: Answer[];
     try {
       answers = dnsPacket.decode(Buffer.from(upstream.buffer, upstream.byteOffset, upstream.byteLength)).answers ?? [];
     } catch {
-      return reply(headerOnlyReply(query, q, Rcode.ServFail, this.optFor(edns)), 'upstream', Rcode.ServFail);
+      return reply(headerOnlyReply(query, q, Rcode.ServFail, this.optFor(edns)), 'upstream', Rcode.ServFail, server);
     }
     const rcode = msgRcode(upstream);
-    reply(this.localReply(query, q, edns, chain.concat(answers), rcode, false), 'upstream', rcode);
+    reply(answerReply(query, q, this.optFor(edns), chain.concat(answers), rcode, false), 'upstream', rcode, server);
   }
 
-  private emit(q: DnsQuestion | undefined, client: DnsClient, out: Uint8Array, rcode: number, via: 'local' | 'upstream', truncated: boolean, started: number): void {
-    const address = typeof client.address === 'number' ? formatIpv4(client.address) : client.address;
+  private emit(
+    q: DnsQuestion | undefined, client: DnsClient, out: Uint8Array, rcode: number, via: DnsAnswerSource, server: string | undefined, truncated: boolean, started: number,
+  ): void {
     try {
-      this.onQuery?.({
+      const address = typeof client.address === 'number' ? formatIpv4(client.address) : client.address;
+      const e: DnsQueryEvent = {
         name: q?.name ?? '',
         type: q === undefined ? '' : typeName(q.type),
         rcode,
-        answers: out.length >= HEADER_LEN ? msgCount(out, 1) : 0,
+        rcodeName: rcodeName(rcode),
+        answers: out.length >= HEADER_LEN && msgCount(out, 1) > 0 ? describeAnswers(out) : [],
         source: { transport: client.transport, address, port: client.port },
         latencyMs: this.opts.runtime.clock.now() - started,
         via,
+        ...(server !== undefined ? { server } : {}),
         truncated,
-      });
+      };
+      this.onQuery?.(e);
     } catch {
       // A listener's exception must not break the service.
     }
   }
-}
-
-/** A recursion-desired query for `name`/`type` in class IN, id 0 (the forwarder sets its own). */
-function chaseQuery(name: string, type: number): Uint8Array {
-  const labels = name === '' ? [] : name.split('.');
-  const nameLen = labels.reduce((n, l) => n + 1 + l.length, 1);
-  const out = new Uint8Array(HEADER_LEN + nameLen + 4);
-  out[2] = Flag.RD >>> 8;
-  out[5] = 1;
-  let p = HEADER_LEN;
-  for (const l of labels) {
-    out[p++] = l.length;
-    for (let i = 0; i < l.length; i++) out[p++] = l.charCodeAt(i);
-  }
-  out[p++] = 0;
-  out[p++] = type >>> 8;
-  out[p++] = type & 0xff;
-  out[p++] = 0;
-  out[p] = RrClass.IN;
-  return out;
 }

@@ -101,7 +101,10 @@ test('other names are forwarded; the answer comes back byte for byte with the cl
   const r = replies[0]!.msg!;
   assert.is(decode(r).id, 4242);
   assert.equal([...r.subarray(2)], [...up.subarray(2)]);
-  assert.equal(events.map((e) => [e.name, e.type, e.via, e.rcode, e.answers]), [['www.example.test', 'MX', 'upstream', 0, 1]]);
+  assert.equal(
+    events.map((e) => [e.name, e.type, e.via, e.server, e.rcodeName, e.answers]),
+    [['www.example.test', 'MX', 'upstream', '10.0.0.1:53', 'NOERROR', [{ name: 'www.example.test', type: 'MX', ttl: 300, data: '10 mx.example.test' }]]],
+  );
 });
 
 test('no upstream answer: SERVFAIL exactly at the query timeout, with id and question', async () => {
@@ -211,11 +214,19 @@ test('upstream REFUSED everywhere is passed on; busy forwarder drops and counts'
   assert.is(server.stats().dropped, 1);
 });
 
-test('events: fields for local answers; no listener costs nothing; a throwing listener is contained', () => {
+test('events: fields for local answers; a throwing listener is contained', () => {
   const { ask, events, server, replies } = setup();
   ask(query('gateway.internal', 'A'));
   assert.equal(events[0], {
-    name: 'gateway.internal', type: 'A', rcode: 0, answers: 1, source: { transport: 'udp', address: '192.168.65.2', port: 40000 }, latencyMs: 0, via: 'local', truncated: false,
+    name: 'gateway.internal',
+    type: 'A',
+    rcode: 0,
+    rcodeName: 'NOERROR',
+    answers: [{ name: 'gateway.internal', type: 'A', ttl: 0, data: '192.168.65.1' }],
+    source: { transport: 'udp', address: '192.168.65.2', port: 40000 },
+    latencyMs: 0,
+    via: 'local',
+    truncated: false,
   });
   server.onQuery = () => {
     throw new Error('listener bug');
@@ -226,6 +237,29 @@ test('events: fields for local answers; no listener costs nothing; a throwing li
   ask(query('gateway.internal', 'A'));
   assert.is(events.length, 1);
   assert.is(server.stats().queries, 3);
+});
+
+test('no listener, or a listener that does not want events: the clock is never read and no event is built', () => {
+  const sched = new ManualScheduler(new ManualClock(0));
+  let reads = 0;
+  const clock = { now: () => (reads++, sched.clock.now()) };
+  const runtime = { clock, scheduler: sched, rng: new SeededRng(1) };
+  const upstream = new Upstream(runtime, new FakeDnsTransport(sched.clock), { servers: [] });
+  const records = LocalRecords.create({ gatewayIp: '192.168.65.1', hostAliasIp: '192.168.65.254' })._unsafeUnwrap();
+  const server = new DnsServer({ runtime, records, upstream });
+  const replies: Uint8Array[] = [];
+  const ask = () => server.handleQuery(query('host.internal', 'A'), GUEST, (m) => replies.push(m!));
+  ask();
+  assert.is(reads, 0, 'no listener: no clock read');
+  let built = 0;
+  server.onQuery = () => built++;
+  server.wantsQueryEvents = () => false;
+  ask();
+  assert.equal([reads, built], [0, 0], 'listener that wants nothing: still nothing');
+  server.wantsQueryEvents = () => true;
+  ask();
+  assert.equal([reads, built], [2, 1], 'arrival and reply read the clock once each');
+  assert.is(replies.length, 3);
 });
 
 test('attachUdp copies the borrowed frame before forwarding and replies from gateway:53', async () => {
