@@ -44,8 +44,10 @@ export class AnyVsockProvider implements VsockProvider {
       hybrid: new HybridVsockProvider(options.timing),
       hyperkit: new HyperkitVsockProvider(),
       unix: new UnixSocketProvider(),
-      ...options.overrides,
     };
+    for (const [t, p] of Object.entries(options.overrides ?? {})) {
+      if (p !== undefined) this.byTransport[t as VsockAddress['transport']] = p;
+    }
   }
 
   /** The provider that serves `address`. */
