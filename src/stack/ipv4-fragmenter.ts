@@ -55,6 +55,16 @@ export const IPV4_MIN_MTU = 68;
 const OFFSET_MASK = 0x1fff;
 const RESERVED_FLAG = 0x8000;
 
+/** What {@link Ipv4Fragmenter.commit} has to send: nothing, a packet written in place by the output, or one built in the scratch buffer to cut. */
+const Pending = { None: 0, InPlace: 1, Scratch: 2 } as const;
+type Pending = (typeof Pending)[keyof typeof Pending];
+
+/**
+ * The emission contract `UdpLayer` and `IcmpLayer` use of {@link Ipv4Output}; an
+ * {@link Ipv4Fragmenter} fulfils it too, so either can be given to them.
+ */
+export type Ipv4Emitter = Pick<Ipv4Output, 'begin' | 'l4' | 'lastDrop'> & { commit(): unknown };
+
 /** Options of {@link Ipv4Fragmenter}. */
 export interface Ipv4FragmenterOptions {
   /** The gateway's IPv4 output (its `mtu` is the network's link MTU). */
@@ -87,6 +97,13 @@ export class Ipv4Fragmenter {
   readonly stats: Ipv4FragmenterStats = { whole: 0, fragmented: 0, fragments: 0, tooBig: 0, fragNeededSent: 0, partial: 0 };
   /** The MTU the last {@link Drop.TooBig} was about (the next-hop MTU of RFC 1191). */
   lastMtu = 0;
+  /** Offset of the L4 header in the buffer returned by {@link begin}. */
+  l4 = 0;
+  /** Why the last {@link begin} returned undefined or the last {@link commit} failed. */
+  lastDrop: DropCode = Drop.None;
+  private pending: Pending = Pending.None;
+  private pendingLen = 0;
+  private pendingMac = -1;
   private readonly out: Ipv4Output;
   /** A complete datagram being built by {@link sendUdp}. */
   private readonly scratch = Buffer.allocUnsafeSlow(IPV4_MAX);
@@ -113,34 +130,67 @@ export class Ipv4Fragmenter {
   }
 
   /**
-   * Sends a UDP datagram of `data` (copied) from the gateway toward a guest, fragmented when
-   * 28 + `data.length` exceeds the MTU toward it. What fits goes out whole with DF (like
-   * `UdpLayer.send`); what does not is built once in the scratch buffer without DF, its UDP
-   * checksum computed over the whole datagram (RFC 768), and cut. Returns why not sent, or 0.
+   * Starts a packet of `payloadLen` bytes of IP payload, like {@link Ipv4Output.begin} (same
+   * arguments, same contract: write the L4 header and payload at {@link l4}, then {@link commit}).
+   * What fits the MTU toward `dst` is written in place in the destination port's buffer, with
+   * `flagsFrag` as given. What does not is built in the scratch buffer *without* DF — what we
+   * originate may be fragmented, as Linux does for sockets in `IP_PMTUDISC_WANT` — and
+   * {@link commit} cuts it. So a layer that emits through this object instead of the output gets
+   * fragmentation without other changes. Returns undefined (see {@link lastDrop}) when not possible.
    */
-  sendUdp(src: number, srcPort: number, dst: number, dstPort: number, data: Uint8Array, dstMac = -1): DropCode {
-    const len = data.length;
-    if (len > UDP_MAX_PAYLOAD) {
+  begin(src: number, dst: number, protocol: number, payloadLen: number, dstMac = -1, flagsFrag = IPV4_DF, ttl = DEFAULT_TTL): Uint8Array | undefined {
+    const total = IPV4_HLEN + payloadLen;
+    if (total <= this.mtuTo(dst, dstMac)) {
+      const b = this.out.begin(src, dst, protocol, payloadLen, dstMac, flagsFrag, ttl);
+      this.lastDrop = this.out.lastDrop;
+      if (b === undefined) return undefined;
+      this.l4 = this.out.l4;
+      this.pending = Pending.InPlace;
+      return b;
+    }
+    if (total > IPV4_MAX) {
       this.stats.tooBig++;
       this.lastMtu = IPV4_MAX;
-      return Drop.TooBig;
+      this.lastDrop = Drop.TooBig;
+      return undefined;
     }
-    const total = IPV4_HLEN + UDP_HLEN + len;
-    if (total <= this.mtuTo(dst, dstMac)) {
-      const b = this.out.begin(src, dst, IpProto.UDP, UDP_HLEN + len, dstMac);
-      if (b === undefined) return this.out.lastDrop;
-      const l4 = this.out.l4;
-      b.set(data, l4 + UDP_HLEN);
-      writeUdp(b, l4, srcPort, dstPort, UDP_HLEN + len, src, dst);
+    writeIpv4(this.scratch, 0, total, 0, ttl, protocol, src, dst, flagsFrag & ~(IPV4_DF | IPV4_MF | OFFSET_MASK));
+    this.l4 = IPV4_HLEN;
+    this.pending = Pending.Scratch;
+    this.pendingLen = total;
+    this.pendingMac = dstMac;
+    this.lastDrop = Drop.None;
+    return this.scratch;
+  }
+
+  /** Sends the packet started by {@link begin}: as it is, or cut into fragments. Returns why not (all of it) sent, or 0. */
+  commit(): DropCode {
+    const p = this.pending;
+    this.pending = Pending.None;
+    if (p === Pending.InPlace) {
       this.out.commit();
       this.stats.whole++;
       return Drop.None;
     }
-    const s = this.scratch;
-    s.set(data, IPV4_HLEN + UDP_HLEN);
-    writeUdp(s, IPV4_HLEN, srcPort, dstPort, UDP_HLEN + len, src, dst);
-    writeIpv4(s, 0, total, 0, DEFAULT_TTL, IpProto.UDP, src, dst, 0);
-    return this.send(s, 0, total, dstMac, false);
+    if (p !== Pending.Scratch) return Drop.None;
+    this.lastDrop = this.send(this.scratch, 0, this.pendingLen, this.pendingMac, false);
+    return this.lastDrop;
+  }
+
+  /**
+   * Sends a UDP datagram of `data` (copied) toward a guest, through {@link begin}/{@link commit}:
+   * whole with DF when 28 + `data.length` fits the MTU toward it (like `UdpLayer.send`), else
+   * without DF and fragmented, its UDP checksum computed once over the whole datagram (RFC 768).
+   * Returns why it was not sent, or 0.
+   */
+  sendUdp(src: number, srcPort: number, dst: number, dstPort: number, data: Uint8Array, dstMac = -1): DropCode {
+    const len = data.length;
+    const b = this.begin(src, dst, IpProto.UDP, UDP_HLEN + len, dstMac);
+    if (b === undefined) return this.lastDrop;
+    const l4 = this.l4;
+    b.set(data, l4 + UDP_HLEN);
+    writeUdp(b, l4, srcPort, dstPort, UDP_HLEN + len, src, dst);
+    return this.commit();
   }
 
   /**

@@ -46,10 +46,10 @@ import { checksum } from '../wire/checksum.js';
 import { Drop, type DropCode } from '../wire/drop.js';
 import { ETH_HLEN } from '../wire/ethernet.js';
 import { FrameInfo, parseFrame } from '../wire/frame-info.js';
-import { IcmpType, ICMP_HLEN, ICMP_QUOTE_EXTRA, writeIcmp } from '../wire/icmpv4.js';
-import { ipFragOffset, ipId, ipMoreFragments, IpProto } from '../wire/ipv4.js';
+import { ipFragOffset, ipId, ipMoreFragments } from '../wire/ipv4.js';
 import type { Ipv4Output } from './ip-output.js';
 import { HoleList } from './ipv4-holes.js';
+import { sendReassemblyTimeExceeded } from './ipv4-time-exceeded.js';
 
 /** Largest IPv4 datagram: the total length field is 16 bits (RFC 791 §3.1). */
 export const IPV4_MAX_DATAGRAM = 65535;
@@ -59,8 +59,6 @@ const HEAD = ETH_HLEN + 60;
 const MAX_DATA = IPV4_MAX_DATAGRAM - 20;
 /** A new datagram's buffer before its end is known; doubled as fragments reach further. */
 const FIRST_CAPACITY = 16 * 1024;
-/** ICMP time exceeded, code 1: fragment reassembly time exceeded (RFC 792). */
-const TIME_EXCEEDED_REASSEMBLY = 1;
 
 /** Options of {@link Ipv4Reassembler}. */
 export interface Ipv4ReassemblerOptions {
@@ -355,40 +353,14 @@ export class Ipv4Reassembler {
     while (d !== undefined && d.deadline <= now) {
       if (!d.dead) {
         this.stats.timedOut++;
-        if (d.hl0 > 0) this.sendTimeExceeded(d);
+        // Only with fragment zero: its header and first 8 data bytes are the quote (RFC 792).
+        const out = this.opts.output;
+        if (d.hl0 > 0 && out !== undefined && sendReassemblyTimeExceeded(out, d.buf!, HEAD - d.hl0, d.hl0, d.mac0, this.opts.isBroadcast)) this.stats.timeExceededSent++;
       }
       this.remove(d);
       d = this.oldest;
     }
     if (d !== undefined) this.opts.runtime.scheduler.arm(this.timer, d.deadline);
-  }
-
-  /** ICMP time exceeded, code 1, quoting fragment zero's header and 8 data bytes (RFC 792). */
-  private sendTimeExceeded(d: Datagram): void {
-    const out = this.opts.output;
-    if (out === undefined || !this.mayAnswer(d)) return;
-    const buf = d.buf!;
-    const quoteLen = d.hl0 + ICMP_QUOTE_EXTRA;
-    const len = ICMP_HLEN + quoteLen;
-    // From the address the guest sent to: the gateway stands in for every destination.
-    const o = out.begin(d.dst, d.src, IpProto.ICMP, len, d.mac0);
-    if (o === undefined) return;
-    const l4 = out.l4;
-    o.set(buf.subarray(HEAD - d.hl0, HEAD + ICMP_QUOTE_EXTRA), l4 + ICMP_HLEN);
-    writeIcmp(o, l4, len, IcmpType.TimeExceeded, TIME_EXCEEDED_REASSEMBLY, 0);
-    out.commit();
-    this.stats.timeExceededSent++;
-  }
-
-  /** RFC 1122 §3.2.2: no ICMP error about broadcast/multicast, from an unspecified source, or about an ICMP error. */
-  private mayAnswer(d: Datagram): boolean {
-    if (d.src === 0 || d.dst === 0xffffffff || d.dst >>> 28 === 14 || d.src >>> 28 >= 14) return false;
-    if (this.opts.isBroadcast?.(d.dst) === true) return false;
-    if (d.protocol === IpProto.ICMP) {
-      const t = d.buf![HEAD]!;
-      return t === IcmpType.EchoRequest || t === IcmpType.EchoReply || (t >= 13 && t <= 18);
-    }
-    return true;
   }
 
   /** Frees `d` entirely (table, age list, buffer). */
