@@ -105,7 +105,7 @@ export class Ipv4Fragmenter {
   private pendingLen = 0;
   private pendingMac = -1;
   private readonly out: Ipv4Output;
-  /** A complete datagram being built by {@link sendUdp}. */
+  /** A complete datagram too big for one frame, built by {@link begin} and cut by {@link commit}. */
   private readonly scratch = Buffer.allocUnsafeSlow(IPV4_MAX);
   /** The header of non-first fragments (copied options only). */
   private readonly laterHeader = new Uint8Array(60);
