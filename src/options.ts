@@ -56,6 +56,12 @@ export interface NetworkOptions {
   deny?: string[];
   /** Capture every frame to this pcap file. */
   pcap?: string;
+  /**
+   * MTU announced (ICMP fragmentation-needed) for guest UDP datagrams with DF set that leave the
+   * host toward a non-loopback address. Default: no clamp (the host kernel fragments as needed);
+   * vpnkit uses 1452.
+   */
+  egressMtu?: number;
   /** Verify IPv4/ICMP/UDP/TCP checksums of guest frames. Default true. */
   verifyChecksums?: boolean;
   /** Clock, timers and randomness (tests inject manual ones). */
@@ -94,6 +100,7 @@ export interface ResolvedOptions {
   deny: Ipv4Cidr[];
   pcap: string | undefined;
   verifyChecksums: boolean;
+  egressMtu: number | undefined;
 }
 
 /** A bad option. */
@@ -142,6 +149,8 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
   if (Math.floor(gatewayMac / 0x10000000000) % 2 === 1) return bad('gatewayMac', 'must be a unicast MAC');
   const mtu = o.mtu ?? 1500;
   if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) return bad('mtu', `must be an integer from ${MIN_MTU} to ${MAX_MTU}, got ${o.mtu}`);
+  if (o.egressMtu !== undefined && (!Number.isInteger(o.egressMtu) || o.egressMtu < 68 || o.egressMtu > 65535))
+    return bad('egressMtu', `must be an integer from 68 to 65535, got ${o.egressMtu}`);
   const leaseTimeSeconds = o.leaseTimeSeconds ?? 3600;
   if (!Number.isInteger(leaseTimeSeconds) || leaseTimeSeconds < 60) return bad('leaseTimeSeconds', 'must be an integer of at least 60');
   for (const u of o.dnsUpstreams ?? []) {
@@ -197,5 +206,6 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
     deny: deny.value,
     pcap: o.pcap,
     verifyChecksums: o.verifyChecksums ?? true,
+    egressMtu: o.egressMtu,
   });
 }

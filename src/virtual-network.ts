@@ -19,6 +19,15 @@ import { Gateway } from './stack/gateway.js';
 import { IcmpLayer } from './stack/icmp.js';
 import { Ipv4Output } from './stack/ip-output.js';
 import { Neighbours } from './stack/neighbours.js';
+import { Ipv4Fragmenter, type Ipv4FragmenterStats } from './stack/ipv4-fragmenter.js';
+import { Ipv4Reassembler, type Ipv4ReassemblyStats } from './stack/ipv4-reassembly.js';
+import type { TcpStats } from './stack/tcp/stats.js';
+import type { TcpOutboundStats } from './forward/tcp-outbound.js';
+import type { UdpNatStats } from './forward/udp-nat.js';
+import type { EgressStats } from './forward/egress-policy.js';
+import type { DnsServerStats, UpstreamStats } from './services/dns/index.js';
+import type { DhcpStats } from './services/dhcp/index.js';
+import { PmtuGuard } from './stack/ipv4-pmtu.js';
 import { UdpLayer } from './stack/udp.js';
 import { Switch } from './switch/switch.js';
 import { qemuFraming, u16leFraming, vmnetFraming, type Framing } from './transports/framing.js';
@@ -26,7 +35,7 @@ import { vmnetServerHandshake } from './transports/vmnet/handshake.js';
 import { macFromUuid } from './transports/vmnet/mac-from-uuid.js';
 import { StreamPort, type StreamPortCloseReason } from './transports/stream-port.js';
 import { listenUnix, type ListenError, type UnixListener } from './transports/unix-listener.js';
-import { formatIpv4, formatMac, macToBytes, parseIpv4 } from './wire/address.js';
+import { broadcastOf, formatIpv4, formatMac, macToBytes, parseIpv4 } from './wire/address.js';
 import { u48be } from './wire/bytes.js';
 import { Drop, dropCountsToObject } from './wire/drop.js';
 import { ETH_HLEN } from './wire/ethernet.js';
@@ -41,7 +50,6 @@ import { createDnsService, type DnsService } from './services/dns/index.js';
 import { createDhcpService, type DhcpService, type DhcpServiceError } from './services/dhcp/index.js';
 import { EgressPolicy } from './forward/egress-policy.js';
 import { UdpNat } from './forward/udp-nat.js';
-import type { FrameInfo } from './wire/frame-info.js';
 import { PcapWriter } from './wire/pcap.js';
 
 const macFromBytes = (b: Uint8Array): number => u48be(b, 0);
@@ -61,6 +69,12 @@ export interface NetworkStats {
   nics: NicStats[];
   gateway: { drops: Record<string, number>; arpReplies: number; echoReplies: number; icmpErrors: number; echoDropped: number };
   macTableSize: number;
+  tcp: { endpoint: TcpStats; outbound: TcpOutboundStats };
+  udp: UdpNatStats;
+  ipv4: { reassembly: Ipv4ReassemblyStats; fragmentation: Ipv4FragmenterStats; fragNeededSent: number };
+  dns: { server: DnsServerStats; upstream: UpstreamStats };
+  dhcp: DhcpStats;
+  egress: EgressStats;
 }
 
 /** One L2 bridge and its gateway. */
@@ -77,6 +91,12 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
   private readonly arp: ArpResponder;
+  /** Cuts the gateway's oversized UDP/ICMP packets to the destination's MTU. */
+  readonly fragmenter: Ipv4Fragmenter;
+  /** Reassembles guests' IPv4 fragments (bounded, 30 s timeout). */
+  readonly reassembler: Ipv4Reassembler;
+  /** Answers DF datagrams too big for the host path with fragmentation-needed. */
+  readonly pmtu: PmtuGuard;
   /** Egress policy for guest-initiated traffic (`--allow`/`--deny`). */
   readonly egress: EgressPolicy;
   /** Guest destination → host destination (host-loopback alias → 127.0.0.1). */
@@ -108,8 +128,20 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     this.ipOut = new Ipv4Output(this.switch, this.neighbours, o.gatewayMac, o.gatewayIp, o.mtu);
     const owns = (ip: number): boolean => ip === o.gatewayIp || (o.hostIp >= 0 && ip === o.hostIp);
     this.gatewayOwns = owns;
-    this.icmp = new IcmpLayer(this.ipOut, owns);
-    this.udp = new UdpLayer(this.ipOut);
+    // UDP and ICMP emit through the fragmenter: a large NAT reply or echo reply is cut to the
+    // destination's MTU (TCP stays on ipOut: its segments are sized by the MSS).
+    this.fragmenter = new Ipv4Fragmenter({ output: this.ipOut, switch: this.switch, routerIp: o.gatewayIp });
+    this.icmp = new IcmpLayer(this.fragmenter, owns);
+    this.udp = new UdpLayer(this.fragmenter);
+    this.reassembler = new Ipv4Reassembler({
+      runtime,
+      output: this.ipOut,
+      verifyChecksums: o.verifyChecksums,
+      isBroadcast: (ip) => ip === 0xffffffff || ip === broadcastOf(o.subnet),
+      // The complete datagram takes the gateway's normal path.
+      deliver: (info) => void this.gateway.deliver(info.buf, info.off, info.len),
+    });
+    this.pmtu = new PmtuGuard(this.icmp, o.egressMtu !== undefined ? { clampMtu: o.egressMtu } : {});
     this.arp = new ArpResponder(this.switch, this.neighbours, o.gatewayMac, owns, (ip) => this.gateway.isGuestAddress(ip));
     this.gateway = new Gateway(
       { subnet: o.subnet, gatewayIp: o.gatewayIp, hostIp: o.hostIp },
@@ -120,6 +152,10 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
         udp: this.udp,
         tcp: (info) => {
           const d = this.tcp.input(info);
+          if (d !== Drop.None) this.gateway.counters.drop(d);
+        },
+        fragment: (info) => {
+          const d = this.reassembler.input(info);
           if (d !== Drop.None) this.gateway.counters.drop(d);
         },
       },
@@ -159,7 +195,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
       if (owns(info.dstIp) && info.dstIp !== o.hostIp)
         this.icmp.sendUnreachable(info.dstIp, info.buf, info.l3, info.l4 + 8 - info.l3, IcmpUnreach.Port, 0, info.srcMac);
       else if (this.gateway.isGuestAddress(info.dstIp)) this.gateway.counters.drop(Drop.NotForUs);
-      else this.udpNat.input(info);
+      else if (!this.pmtu.refuse(info, this.addressMap.toHost(info.dstIp))) this.udpNat.input(info);
     };
   }
 
@@ -352,6 +388,12 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
         echoDropped: this.icmp.stats.echoDropped,
       },
       macTableSize: this.switch.macs.size,
+      tcp: { endpoint: this.tcp.stats(), outbound: this.tcpOut.stats() },
+      udp: { ...this.udpNat.stats },
+      ipv4: { reassembly: { ...this.reassembler.stats }, fragmentation: { ...this.fragmenter.stats }, fragNeededSent: this.pmtu.fragNeededSent },
+      dns: { server: this.dns.server.stats(), upstream: this.dns.upstream.stats() },
+      dhcp: { ...this.dhcp.server.stats },
+      egress: { ...this.egress.stats, deniedByProtocol: { ...this.egress.stats.deniedByProtocol } },
     };
   }
 
@@ -459,6 +501,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     this.unixListeners.clear();
     for (const nic of [...this.nics.values()]) nic.close('network closed');
     this.udpNat.close();
+    this.reassembler.close();
     this.tcpOut.close();
     this.tcp.close();
     this.dns.close();

@@ -55,6 +55,7 @@ const options = {
   expose: { type: 'string', multiple: true },
   control: { type: 'string' },
   mtu: { type: 'string' },
+  'egress-mtu': { type: 'string' },
   pcap: { type: 'string' },
   json: { type: 'boolean' },
   'log-level': { type: 'string' },
@@ -113,6 +114,10 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   if (v.mtu !== undefined) {
     if (!/^\d+$/.test(v.mtu)) return badFlag('--mtu', `not a number: ${v.mtu}`);
     network.mtu = Number(v.mtu);
+  }
+  if (v['egress-mtu'] !== undefined) {
+    if (!/^\d+$/.test(v['egress-mtu'])) return badFlag('--egress-mtu', `not a number: ${v['egress-mtu']}`);
+    network.egressMtu = Number(v['egress-mtu']);
   }
   const reservations: Reservation[] = [];
   for (const r of v.reserve ?? []) {

@@ -15,7 +15,7 @@ const USAGE = `usage: vnetkit serve (--qemu PATH | --ethernet PATH)... [options]
   --dns-upstream IP[:PORT]  --domain NAME  --search DOMAIN  --host-names A,B  --gateway-names A,B
   --allow CIDR  --deny CIDR
   --expose [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp]  --control PATH
-  --mtu N  --pcap FILE  --json  --log-level error|warn|info|debug
+  --mtu N  --egress-mtu N  --pcap FILE  --json  --log-level error|warn|info|debug
 `;
 
 async function main(argv: string[]): Promise<number> {

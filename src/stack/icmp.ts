@@ -9,7 +9,7 @@ import { Drop, type DropCode } from '../wire/drop.js';
 import type { FrameInfo } from '../wire/frame-info.js';
 import { icmpType, IcmpType, ICMP_HLEN, ICMP_QUOTE_EXTRA, writeIcmp, IcmpUnreach } from '../wire/icmpv4.js';
 import { ipSrc, IpProto, ipHeaderLength } from '../wire/ipv4.js';
-import type { Ipv4Output } from './ip-output.js';
+import type { Ipv4Emitter } from './ipv4-fragmenter.js';
 
 /** Counters of the ICMP layer. */
 export interface IcmpStats {
@@ -26,7 +26,7 @@ export class IcmpLayer {
   forwardEcho: ((info: FrameInfo) => void) | undefined;
 
   constructor(
-    private readonly out: Ipv4Output,
+    private readonly out: Ipv4Emitter,
     /** Whether the gateway answers echo for `ip`. */
     private readonly owns: (ip: number) => boolean,
   ) {}

@@ -46,7 +46,7 @@ export class Ipv4Output {
    */
   begin(src: number, dst: number, protocol: number, payloadLen: number, dstMac = -1, flagsFrag = IPV4_DF, ttl = DEFAULT_TTL): Uint8Array | undefined {
     const total = IPV4_HLEN + payloadLen;
-    if (total > this.mtu && (flagsFrag & 0x3fff) === IPV4_DF) {
+    if (total > this.mtu && (flagsFrag & IPV4_DF) !== 0) {
       this.lastDrop = Drop.TooBig;
       return undefined;
     }

@@ -8,7 +8,7 @@ import type { FrameInfo } from '../wire/frame-info.js';
 import { Drop, type DropCode } from '../wire/drop.js';
 import { IpProto } from '../wire/ipv4.js';
 import { UDP_HLEN, writeUdp } from '../wire/udp.js';
-import type { Ipv4Output } from './ip-output.js';
+import type { Ipv4Emitter } from './ipv4-fragmenter.js';
 
 /** Receives a datagram; `info` and its buffer are borrowed for the duration of the call. */
 export type UdpHandler = (info: FrameInfo) => void;
@@ -25,7 +25,7 @@ export class UdpLayer {
   payloadOff = 0;
   private pend = { src: 0, sport: 0, dst: 0, dport: 0, len: 0, buf: undefined as Uint8Array | undefined, l4: 0 };
 
-  constructor(private readonly out: Ipv4Output) {}
+  constructor(private readonly out: Ipv4Emitter) {}
 
   /** Binds a handler to `port` on `ip` (or {@link ANY_ADDRESS}). Returns an unbind function. */
   bind(ip: number, port: number, handler: UdpHandler): () => void {

@@ -23,7 +23,6 @@ class Pipe implements TcpPacketOutput {
   private readonly dsts: Float64Array;
   private head = 0;
   count = 0;
-  private cur = 0;
   peer: TcpEndpoint | undefined;
   private readonly info = new FrameInfo();
   constructor(readonly mtu: number, n = 4096) {
@@ -38,7 +37,6 @@ class Pipe implements TcpPacketOutput {
       return undefined;
     }
     const i = (this.head + this.count) % this.slots.length;
-    this.cur = i;
     this.lens[i] = len;
     this.srcs[i] = src;
     this.dsts[i] = dst;

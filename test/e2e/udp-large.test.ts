@@ -15,13 +15,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Ipv4Fragmenter } from '../../src/stack/ipv4-fragmenter.js';
-import { PmtuGuard } from '../../src/stack/ipv4-pmtu.js';
-import { Ipv4Reassembler } from '../../src/stack/ipv4-reassembly.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
-import { u16be } from '../../src/wire/bytes.js';
 import { Drop } from '../../src/wire/drop.js';
-import { FrameInfo, parseFrame } from '../../src/wire/frame-info.js';
 import { closeAllGuests, createGuest, e2eSkipReason } from './harness/netns.js';
 
 const skip = e2eSkipReason();
@@ -47,30 +42,9 @@ test.after.each(async () => {
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Test-only wiring until the facade does it: divert fragments, route UDP sends, guard DF egress. */
+/** The facade's fragmentation pieces, for the counters the tests read. */
 function wireFragmentation(n: VirtualNetwork) {
-  const gw = n.gateway;
-  const gatewayPath = gw.deliver.bind(gw);
-  const reassembler = new Ipv4Reassembler({ runtime: n.runtime, output: n.ipOut, deliver: (i) => void gatewayPath(i.buf, i.off, i.len) });
-  const info = new FrameInfo();
-  gw.deliver = (b, off, len) => {
-    if (len >= 34 && u16be(b, off + 12) === 0x0800 && (u16be(b, off + 20) & 0x3fff) !== 0 && parseFrame(b, off, len, info) === Drop.None && info.fragment) {
-      const r = reassembler.input(info);
-      if (r !== Drop.None) gw.counters.drop(r);
-      return Drop.None;
-    }
-    return gatewayPath(b, off, len);
-  };
-  const fragmenter = new Ipv4Fragmenter({ output: n.ipOut, switch: n.switch, icmp: n.icmp, routerIp: n.options.gatewayIp });
-  n.udp.send = (src, sp, dst, dp, data, mac = -1) => fragmenter.sendUdp(src, sp, dst, dp, data, mac);
-  const guard = new PmtuGuard(n.icmp);
-  const natPath = n.udp.fallback!;
-  n.udp.fallback = (i) => {
-    const nat = (!n.owns(i.dstIp) || i.dstIp === n.options.hostIp) && !gw.isGuestAddress(i.dstIp);
-    if (nat && guard.refuse(i, n.addressMap.toHost(i.dstIp))) return;
-    natPath(i);
-  };
-  return { reassembler, fragmenter, guard };
+  return { reassembler: n.reassembler, fragmenter: n.fragmenter, guard: n.pmtu };
 }
 
 /** Runs in the guest (CommonJS under `node -e`): sends each size, waits for its echo, reports. */

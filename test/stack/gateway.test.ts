@@ -16,7 +16,7 @@ function setup() {
   const nic = new CapturePort('g1');
   net.switch.attach(nic);
   const send = (f: Buffer) => net.switch.input(nic, f, 0, f.length);
-  return { net, nic, send };
+  return { net, nic, send, scheduler };
 }
 
 test('the gateway answers ARP for its address and the host-loopback alias', () => {
@@ -96,13 +96,21 @@ test('UDP to another guest address that reached the gateway is dropped and count
   assert.is(net.gateway.counters.drops[Drop.NotForUs], 1);
 });
 
-test('fragments are dropped and counted until reassembly is configured', () => {
-  const { net, send } = setup();
-  const f = udpPacket(GW_MAC, G1, '192.168.65.10', 5000, '10.0.0.1', 53, Buffer.alloc(100));
+test('a lone first fragment is held for reassembly, then times out with ICMP time exceeded', () => {
+  const { net, nic, send, scheduler } = setup();
+  // 8 + 104 bytes: a non-last fragment must carry a multiple of 8 bytes (RFC 791).
+  const f = udpPacket(GW_MAC, G1, '192.168.65.10', 5000, '10.0.0.1', 53, Buffer.alloc(104));
   // The same datagram with More Fragments set (header checksum recomputed by the builder).
   const frag = ipv4Packet(GW_MAC, G1, '192.168.65.10', '10.0.0.1', 17, f.subarray(34), 0x2000);
   send(frag);
-  assert.is(net.gateway.counters.drops[Drop.Fragment], 1);
+  assert.is(net.gateway.counters.drops[Drop.Fragment], 0);
+  assert.is(net.reassembler.stats.inProgress, 1);
+  scheduler.advance(31_000);
+  assert.is(net.reassembler.stats.timedOut, 1);
+  const [r] = nic.take();
+  assert.ok(r, 'ICMP time exceeded sent to the guest');
+  assert.is(r!.readUInt8(34), 11);
+  assert.is(r!.readUInt8(35), 1, 'fragment reassembly time exceeded');
 });
 
 test('random garbage frames never throw', () => {

@@ -19,7 +19,7 @@ import { parseIpv4, parseMac } from '../../src/wire/address.js';
 import { checksum } from '../../src/wire/checksum.js';
 import { Drop } from '../../src/wire/drop.js';
 import { FrameInfo, parseFrame } from '../../src/wire/frame-info.js';
-import { IpProto, IPV4_DF, IPV4_MF, writeIpv4 } from '../../src/wire/ipv4.js';
+import { IPV4_DF, IPV4_MF, writeIpv4 } from '../../src/wire/ipv4.js';
 import { CapturePort } from '../harness/capture-port.js';
 import { icmpEcho } from '../harness/frames.js';
 

@@ -10,12 +10,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SeededRng } from '../../src/runtime/rng.js';
 import { ManualScheduler } from '../../src/runtime/scheduler.js';
-import { Ipv4Fragmenter } from '../../src/stack/ipv4-fragmenter.js';
-import { PmtuGuard } from '../../src/stack/ipv4-pmtu.js';
 import { Ipv4Reassembler } from '../../src/stack/ipv4-reassembly.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { parseIpv4 } from '../../src/wire/address.js';
-import { u16be } from '../../src/wire/bytes.js';
 import { checksum } from '../../src/wire/checksum.js';
 import { Drop } from '../../src/wire/drop.js';
 import { FrameInfo, parseFrame } from '../../src/wire/frame-info.js';
@@ -26,39 +23,18 @@ import { udpPacket } from '../harness/frames.js';
 const GW_MAC = 'f6:16:36:bc:f9:c6';
 const G1 = '02:00:00:00:00:10';
 
-/** Test-only wiring until the facade does it: divert fragments, route UDP sends, guard DF egress. */
-function wireFragmentation(net: VirtualNetwork, clampMtu?: number) {
-  const gw = net.gateway;
-  const gatewayPath = gw.deliver.bind(gw);
-  const reassembler = new Ipv4Reassembler({ runtime: net.runtime, output: net.ipOut, deliver: (i) => void gatewayPath(i.buf, i.off, i.len) });
-  const info = new FrameInfo();
-  gw.deliver = (b, off, len) => {
-    if (len >= 34 && u16be(b, off + 12) === 0x0800 && (u16be(b, off + 20) & 0x3fff) !== 0 && parseFrame(b, off, len, info) === Drop.None && info.fragment) {
-      const r = reassembler.input(info);
-      if (r !== Drop.None) gw.counters.drop(r);
-      return Drop.None;
-    }
-    return gatewayPath(b, off, len);
-  };
-  const fragmenter = new Ipv4Fragmenter({ output: net.ipOut, switch: net.switch, icmp: net.icmp, routerIp: net.options.gatewayIp });
-  net.udp.send = (src, sp, dst, dp, data, mac = -1) => fragmenter.sendUdp(src, sp, dst, dp, data, mac);
-  const guard = new PmtuGuard(net.icmp, clampMtu === undefined ? {} : { clampMtu });
-  const natPath = net.udp.fallback!;
-  net.udp.fallback = (i) => {
-    const nat = (!net.owns(i.dstIp) || i.dstIp === net.options.hostIp) && !gw.isGuestAddress(i.dstIp);
-    if (nat && guard.refuse(i, net.addressMap.toHost(i.dstIp))) return;
-    natPath(i);
-  };
-  return { reassembler, fragmenter, guard };
+/** The facade's fragmentation pieces, for the counters the tests read. */
+function wireFragmentation(net: VirtualNetwork) {
+  return { reassembler: net.reassembler, fragmenter: net.fragmenter, guard: net.pmtu };
 }
 
 function setup(clampMtu?: number) {
   const scheduler = new ManualScheduler();
-  const net = VirtualNetwork.create({ allow: ['127.0.0.0/8'], runtime: { clock: scheduler.clock, scheduler, rng: new SeededRng(1) } })._unsafeUnwrap();
+  const net = VirtualNetwork.create({ allow: ['127.0.0.0/8'], ...(clampMtu !== undefined ? { egressMtu: clampMtu } : {}), runtime: { clock: scheduler.clock, scheduler, rng: new SeededRng(1) } })._unsafeUnwrap();
   const nic = new CapturePort('g1');
   net.switch.attach(nic);
   const send = (f: Buffer) => net.switch.input(nic, f, 0, f.length);
-  return { scheduler, net, nic, send, ...wireFragmentation(net, clampMtu) };
+  return { scheduler, net, nic, send, ...wireFragmentation(net) };
 }
 
 /** Splits a whole frame's IPv4 datagram into fragment frames of `size` data bytes. */

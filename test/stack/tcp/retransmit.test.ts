@@ -1,7 +1,7 @@
 /** Loss: RTO with backoff and Karn (RFC 6298), go-back-N after a timeout, fast retransmit (RFC 5681 §3.2), NewReno (RFC 6582), SACK recovery (RFC 6675). */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LOCAL_SEQ, REMOTE_SEQ, TcpFixture } from '../../harness/tcp/fixture.js';
+import { LOCAL_SEQ, TcpFixture } from '../../harness/tcp/fixture.js';
 import { ACK, PSH, RST } from '../../harness/tcp/segments.js';
 
 const L = LOCAL_SEQ + 1;

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import type { Connection } from '../../../src/stack/tcp/connection.js';
 import { State } from '../../../src/stack/tcp/state.js';
 import { LOCAL_SEQ, REMOTE_SEQ, TcpFixture } from '../../harness/tcp/fixture.js';
-import { ACK, RST, SYN } from '../../harness/tcp/segments.js';
+import { RST, SYN } from '../../harness/tcp/segments.js';
 
 const R = REMOTE_SEQ + 1;
 const L = LOCAL_SEQ + 1;
