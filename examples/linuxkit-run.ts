@@ -41,7 +41,7 @@ function sleep(ms: number): Promise<void> {
 /** GET once; resolves with the status and the first line of the body. */
 function fetchOnce(port: number): Promise<{ status: number; firstLine: string }> {
   return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path: '/', timeout: 10_000 }, (res) => {
+    const req = get({ host: '127.0.0.1', port, path: '/', timeout: 10_000, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (s: string) => (body += s));
