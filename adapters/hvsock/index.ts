@@ -18,3 +18,4 @@ export * from './pipe-streams.js';
 export * from './provider.js';
 export * from './unix-providers.js';
 export * from './uri.js';
+export * from './ethernet.js';

@@ -23,6 +23,8 @@ export interface ServeConfig {
   network: NetworkOptions;
   qemu: string[];
   ethernet: string[];
+  /** vsock URIs to dial (vpnkit's hyperv-connect direction) and serve vmnet on. */
+  ethernetConnect: string[];
   expose: ExposeSpec[];
   control: string | undefined;
   json: boolean;
@@ -37,6 +39,7 @@ const badFlag = (flag: string, message: string): Result<never, FlagError> => err
 const options = {
   qemu: { type: 'string', multiple: true },
   ethernet: { type: 'string', multiple: true },
+  'ethernet-connect': { type: 'string', multiple: true },
   subnet: { type: 'string' },
   'gateway-ip': { type: 'string' },
   'host-ip': { type: 'string' },
@@ -136,6 +139,8 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   if (!isLogLevel(logLevel)) return badFlag('--log-level', `expected error, warn, info or debug, got ${logLevel}`);
   const qemu = v.qemu ?? [];
   const ethernet = v.ethernet ?? [];
-  if (qemu.length === 0 && ethernet.length === 0) return badFlag('--qemu', 'give at least one --qemu PATH or --ethernet PATH to listen on');
-  return ok({ network, qemu, ethernet, expose, control: v.control, json: v.json ?? false, logLevel });
+  const ethernetConnect = v['ethernet-connect'] ?? [];
+  if (qemu.length === 0 && ethernet.length === 0 && ethernetConnect.length === 0)
+    return badFlag('--qemu', 'give at least one --qemu PATH, --ethernet PATH|URI or --ethernet-connect URI');
+  return ok({ network, qemu, ethernet, ethernetConnect, expose, control: v.control, json: v.json ?? false, logLevel });
 }

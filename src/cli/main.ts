@@ -7,9 +7,12 @@
 import { parseServeFlags } from './flags.js';
 import { serve } from './serve.js';
 
-const USAGE = `usage: vnetkit serve (--qemu PATH | --ethernet PATH)... [options]
+const USAGE = `usage: vnetkit serve (--qemu PATH | --ethernet PATH|URI | --ethernet-connect URI)... [options]
   --qemu PATH               listen for QEMU -netdev stream clients (repeatable)
-  --ethernet PATH           listen for HyperKit virtio-vpnkit clients (repeatable)
+  --ethernet PATH|URI       listen for HyperKit virtio-vpnkit clients (repeatable); a URI
+                            (vsock://:PORT, hybrid-vsock://:PORT/UDS, hyperkit://:PORT/DIR,
+                            hyperv-listen://VM/SERVICE, hyperv-connect://VM) serves vmnet over vsock
+  --ethernet-connect URI    dial the VM's agent over vsock and serve vmnet on it (repeatable)
   --subnet CIDR  --gateway-ip IP  --host-ip IP  --no-host-loopback
   --lowest-ip IP  --highest-ip IP  --reserve MAC|UUID=IP  --leases FILE
   --dns-upstream IP[:PORT]  --domain NAME  --search DOMAIN  --host-names A,B  --gateway-names A,B

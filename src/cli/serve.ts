@@ -3,6 +3,7 @@
  * line containing `ready` once every listener is bound; with `--json`, events as JSON lines.
  * @module
  */
+import { serveEthernet } from '../../adapters/hvsock/ethernet.js';
 import { streamLogger } from '../logger.js';
 import { VirtualNetwork } from '../virtual-network.js';
 import type { ServeConfig } from './flags.js';
@@ -45,9 +46,23 @@ export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
     const r = await net.listenQemu(p);
     if (r.isErr()) return fail(r.error.message);
   }
+  const ethernet: Array<{ close(): Promise<void> }> = [];
   for (const p of cfg.ethernet) {
-    const r = await net.listenHyperkit(p);
-    if (r.isErr()) return fail(r.error.message);
+    // A plain path is HyperKit's Unix socket; a URI (vsock://, hyperv-connect://, hybrid-vsock://,
+    // hyperkit://) is the same vmnet protocol over a vsock transport (protocols.md §2.2).
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(p)) {
+      const r = await net.listenHyperkit(p);
+      if (r.isErr()) return fail(r.error.message);
+      continue;
+    }
+    const r = await serveEthernet(net, p, { log: (l) => logger.info(l) });
+    if (r.isErr()) return fail(`--ethernet ${p}: ${r.error.message}`);
+    ethernet.push(r.value);
+  }
+  for (const p of cfg.ethernetConnect) {
+    const r = await serveEthernet(net, p, { mode: 'connect', log: (l) => logger.info(l) });
+    if (r.isErr()) return fail(`--ethernet-connect ${p}: ${r.error.message}`);
+    ethernet.push(r.value);
   }
   for (const e of cfg.expose) {
     const r = await net.exposePort({ guest: e.guestIp, guestPort: e.guestPort, hostIp: e.hostIp, hostPort: e.hostPort, protocol: e.protocol });
@@ -58,12 +73,13 @@ export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
     if (r.isErr()) return fail(r.error.message);
   }
 
-  const sockets = { qemu: cfg.qemu, ethernet: cfg.ethernet, ...(cfg.control !== undefined ? { control: cfg.control } : {}) };
+  const sockets = { qemu: cfg.qemu, ethernet: [...cfg.ethernet, ...cfg.ethernetConnect], ...(cfg.control !== undefined ? { control: cfg.control } : {}) };
   if (cfg.json) emit('ready', sockets);
-  else io.out.write(`vnetkit ready: gateway ${net.gatewayAddress}, listening on ${[...cfg.qemu, ...cfg.ethernet].join(', ')}\n`);
+  else io.out.write(`vnetkit ready: gateway ${net.gatewayAddress}, listening on ${[...cfg.qemu, ...cfg.ethernet, ...cfg.ethernetConnect].join(', ')}\n`);
 
   const signal = await new Promise<string>((resolve) => io.onSignal(resolve));
   logger.info(`${signal}: shutting down`);
+  for (const e of ethernet) await e.close();
   await net.close();
   emit('stopped', { signal });
   return 0;
