@@ -1,0 +1,265 @@
+/**
+ * One exposed TCP port (or Unix socket) on the host: each accepted client opens a TCP connection
+ * from the gateway into the guest, and once the guest completed the handshake the two are pumped
+ * by the outbound forwarder's {@link TcpFlow} (backpressure and half-close both ways).
+ *
+ * The client socket stays paused until the guest answers, so nothing is read that could not be
+ * delivered. The guest's answer decides the client's fate:
+ * - SYN-ACK → the flow starts and the client is resumed;
+ * - RST (nothing listens in the guest) → the client is reset at once;
+ * - silence (no such guest: ARP goes unanswered, or a firewall drops the SYN) → after a bounded
+ *   wait ({@link ExposeTcpOptions.connectTimeoutMs}) the client is reset and the reason logged.
+ *
+ * `close()` stops listening and resets every live connection on both sides (unlike gvproxy,
+ * whose unexpose leaves accepted connections running).
+ * @module
+ */
+import type { Server, Socket } from 'node:net';
+import { ResultAsync } from 'neverthrow';
+import type { Logger } from '../logger.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { Timer } from '../runtime/scheduler.js';
+import type { CloseReason, Connection } from '../stack/tcp/connection.js';
+import type { TcpEndpoint } from '../stack/tcp/endpoint.js';
+import { SynRequest, type SynDecider } from '../stack/tcp/syn-request.js';
+import { formatIpv4 } from '../wire/address.js';
+import { closeServers, listenTcp, listenUnixStream, type HostBinding } from './expose-listen.js';
+import { describeHostEnd, type ExposeError, type ResolvedExpose } from './expose-spec.js';
+import { TcpFlow, type FlowOwner } from './tcp-flow.js';
+
+/** Forwarder-wide TCP counters (shared by every exposed TCP port). */
+export interface ExposeTcpCounters {
+  /** Host clients accepted. */
+  accepted: number;
+  /** Connections the guest accepted (flows started). */
+  established: number;
+  /** The guest answered RST: nothing listens on the guest port. */
+  refused: number;
+  /** The guest never answered within the connect timeout. */
+  timedOut: number;
+  /** No connection could be opened (no free gateway port). */
+  failed: number;
+  bytesToGuest: number;
+  bytesToHost: number;
+  hostResets: number;
+  guestResets: number;
+}
+
+/** A fresh set of {@link ExposeTcpCounters}. */
+export function newExposeTcpCounters(): ExposeTcpCounters {
+  return { accepted: 0, established: 0, refused: 0, timedOut: 0, failed: 0, bytesToGuest: 0, bytesToHost: 0, hostResets: 0, guestResets: 0 };
+}
+
+/** Where a connection into the guest comes from. */
+export interface ConnectSource {
+  ip: number;
+  /** Default: an ephemeral port. */
+  port?: number;
+}
+
+/** What an exposed TCP port needs. */
+export interface ExposeTcpOptions {
+  endpoint: Pick<TcpEndpoint, 'connect'>;
+  runtime: Runtime;
+  logger: Logger;
+  counters: ExposeTcpCounters;
+  /**
+   * The source of the connection into the guest for a host client: the gateway today; issue 12
+   * (user-needs.md row 6) may make it the client's real address.
+   */
+  source: (client: Socket) => ConnectSource;
+  /** How long the guest has to answer a SYN before the client is reset, ms. */
+  connectTimeoutMs: number;
+  /** Whether the guest's MAC is known (for a precise log line when it never answers). */
+  neighbourKnown?: (ip: number) => boolean;
+  /** Runs the end-of-turn flush toward host sockets (default `queueMicrotask`). */
+  defer?: (fn: () => void) => void;
+}
+
+/** A client whose connection into the guest is still in its handshake. */
+interface PendingClient {
+  socket: Socket;
+  conn: Connection | undefined;
+  timer: Timer;
+  timedOut: boolean;
+  onEarlyError: () => void;
+}
+
+/**
+ * {@link TcpFlow} remembers the SYN request an outbound flow was opened for; an exposed
+ * connection is our active open, so it gets a request that is already decided and names the
+ * same tuple from the guest's side. (TcpFlow only needs `req.srcIp` for its owner's bookkeeping,
+ * which this owner does not use.)
+ */
+const DECIDED: SynDecider = { acceptSyn: () => undefined, refuseSyn: () => false, dropSyn: () => {}, isPending: () => false };
+function activeOpenRequest(c: Connection, now: number): SynRequest {
+  const params = { irs: c.irs, window: 0, mss: c.peerMss, windowScale: -1, sackPermitted: c.sackOn, hasTimestamps: c.tsOn, tsVal: 0 };
+  return new SynRequest(DECIDED, c.remoteIp, c.remotePort, c.localIp, c.localPort, params, now);
+}
+
+/** Closes a host socket abruptly: RST for TCP; a Unix socket has no RST, so it is destroyed (the peer sees EOF or EPIPE). */
+function resetSocket(s: Socket, pipe: boolean): void {
+  if (s.destroyed) return;
+  if (pipe) s.destroy();
+  else s.resetAndDestroy();
+}
+
+/** One exposed TCP or Unix-socket port. */
+export class ExposeTcp implements FlowOwner {
+  readonly counters: ExposeTcpCounters;
+  private binding: HostBinding<Server> | undefined;
+  private readonly pending = new Set<PendingClient>();
+  private readonly flows = new Set<TcpFlow>();
+  private readonly dirty: TcpFlow[] = [];
+  private flushQueued = false;
+  private closed = false;
+  private readonly defer: (fn: () => void) => void;
+  private readonly flushFn = (): void => this.flush();
+  private readonly what: string;
+  private readonly pipe: boolean;
+
+  constructor(
+    private readonly p: ResolvedExpose,
+    private readonly o: ExposeTcpOptions,
+  ) {
+    this.counters = o.counters;
+    this.defer = o.defer ?? queueMicrotask;
+    this.what = `${describeHostEnd(p)} -> ${formatIpv4(p.guestIp)}:${p.guestPort}`;
+    this.pipe = p.protocol === 'unix';
+  }
+
+  /** Binds the host end; resolves with the bound port (0 for a Unix socket). */
+  start(): ResultAsync<number, ExposeError> {
+    const onConnection = (s: Socket): void => this.accept(s);
+    const bound = this.p.protocol === 'unix' ? listenUnixStream(this.p, onConnection) : listenTcp(this.p, onConnection);
+    return bound.map((b) => {
+      this.binding = b;
+      return b.port;
+    });
+  }
+
+  /** Live connections (in handshake or proxying). */
+  get connections(): number {
+    return this.pending.size + this.flows.size;
+  }
+
+  /** Stops listening (unlinks a Unix socket) and resets every live connection on both sides. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.binding !== undefined) await closeServers(this.binding, this.p.protocol === 'unix' ? this.p.hostPath : undefined);
+    for (const pc of [...this.pending]) {
+      this.pending.delete(pc);
+      this.o.runtime.scheduler.disarm(pc.timer);
+      resetSocket(pc.socket, this.pipe);
+      pc.conn?.abort();
+    }
+    for (const f of [...this.flows]) {
+      resetSocket(f.socket, this.pipe);
+      f.conn?.abort();
+    }
+    this.flows.clear();
+  }
+
+  private accept(s: Socket): void {
+    this.counters.accepted++;
+    if (this.closed) {
+      resetSocket(s, this.pipe);
+      return;
+    }
+    // TcpFlow resets the host socket when the guest resets, and Node throws for a pipe (there is
+    // no RST on a Unix socket): closing is the honest equivalent.
+    if (this.pipe) s.resetAndDestroy = () => s.destroy();
+    const src = this.o.source(s);
+    const pc: PendingClient = { socket: s, conn: undefined, timer: new Timer(() => this.timeout(pc)), timedOut: false, onEarlyError: () => pc.conn?.abort() };
+    s.on('error', pc.onEarlyError);
+    s.on('close', pc.onEarlyError);
+    const r = this.o.endpoint.connect({
+      localIp: src.ip,
+      ...(src.port !== undefined ? { localPort: src.port } : {}),
+      remoteIp: this.p.guestIp,
+      remotePort: this.p.guestPort,
+      handlers: { onEstablished: () => this.established(pc), onClose: (reason) => this.handshakeFailed(pc, reason) },
+    });
+    if (r.isErr()) {
+      this.counters.failed++;
+      this.o.logger.warn(`${this.what}: cannot open a connection into the guest: ${r.error.message}`);
+      resetSocket(s, this.pipe);
+      return;
+    }
+    pc.conn = r.value;
+    this.pending.add(pc);
+    this.o.runtime.scheduler.armIn(pc.timer, this.o.connectTimeoutMs);
+  }
+
+  private established(pc: PendingClient): void {
+    if (!this.pending.delete(pc)) return;
+    this.o.runtime.scheduler.disarm(pc.timer);
+    const conn = pc.conn!;
+    const s = pc.socket;
+    this.counters.established++;
+    const f = new TcpFlow(this, activeOpenRequest(conn, this.o.runtime.clock.now()), s);
+    this.flows.add(f);
+    f.start(conn);
+    s.off('error', pc.onEarlyError);
+    s.off('close', pc.onEarlyError);
+    // Accepted sockets cannot use `onread`, so 'data' chunks feed the flow; false means the
+    // guest's send ring is full and the flow resumes the socket on onWritable.
+    s.on('data', (b: Buffer) => {
+      if (!f.fromHost(b.length, b)) s.pause();
+    });
+    s.resume();
+  }
+
+  private timeout(pc: PendingClient): void {
+    if (!this.pending.has(pc)) return;
+    pc.timedOut = true;
+    pc.conn?.abort();
+  }
+
+  /** The connection ended before ESTABLISHED: refused, timed out, or the client went away. */
+  private handshakeFailed(pc: PendingClient, reason: CloseReason): void {
+    if (!this.pending.delete(pc)) return;
+    this.o.runtime.scheduler.disarm(pc.timer);
+    const guest = `${formatIpv4(this.p.guestIp)}:${this.p.guestPort}`;
+    if (pc.timedOut) {
+      this.counters.timedOut++;
+      const known = this.o.neighbourKnown?.(this.p.guestIp);
+      const why =
+        known === false
+          ? `no ARP answer from ${formatIpv4(this.p.guestIp)}: no guest has that address`
+          : `no answer from ${guest} within ${this.o.connectTimeoutMs} ms`;
+      this.o.logger.warn(`${this.what}: client refused: ${why}`);
+    } else if (reason === 'refused') {
+      this.counters.refused++;
+      this.o.logger.info(`${this.what}: client refused: nothing listens on ${guest} (the guest answered RST)`);
+    } else if (reason !== 'aborted' || !pc.socket.destroyed) {
+      this.o.logger.info(`${this.what}: connection into the guest ended during the handshake (${reason})`);
+    }
+    resetSocket(pc.socket, this.pipe);
+  }
+
+  /** @internal */
+  queueFlush(f: TcpFlow): void {
+    if (f.flushQueued) return;
+    f.flushQueued = true;
+    this.dirty.push(f);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      this.defer(this.flushFn);
+    }
+  }
+
+  /** Writes every flow's batch to its host socket (end of turn). */
+  flush(): void {
+    this.flushQueued = false;
+    const l = this.dirty;
+    for (let i = 0; i < l.length; i++) l[i]!.flushToHost();
+    l.length = 0;
+  }
+
+  /** @internal */
+  flowClosed(f: TcpFlow): void {
+    this.flows.delete(f);
+  }
+}
