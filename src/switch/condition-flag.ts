@@ -13,10 +13,11 @@
  * | `loss` | `10%` (bare number = percent) | `lossPct` |
  * | `rate` | `50mbit`, `512kbit`, `1gbit`, `64000bit` (bits per second) | `rateMbit` |
  * | `queue` | bytes: `256kib`, `1mib`, `64kb`, `1500` (bare = bytes) | `queueBytes` |
+ * | `burst` | bytes | `burstBytes` |
  * | `down` | nothing, or `true`/`false` | `down` |
  * | `seed` | unsigned 32-bit integer | `seed` |
  *
- * `to-nic.` or `from-nic.` before latency, jitter, loss, rate or queue sets one direction only
+ * `to-nic.` or `from-nic.` before latency, jitter, loss, rate, queue or burst sets one direction only
  * (`from-nic.rate=10mbit`: a 10 Mbit/s uplink). Units are tc's for rates — `bit` suffixes are
  * bits; byte rates (`mbps`, which tc reads as megabytes) are refused rather than guessed.
  * @module
@@ -58,7 +59,7 @@ function withUnit(v: string, table: Record<string, number>): number | undefined 
 
 type ParamKey = keyof ConditionParams;
 
-const PARAM_NAMES: readonly string[] = ['latency', 'jitter', 'loss', 'rate', 'queue'];
+const PARAM_NAMES: readonly string[] = ['latency', 'jitter', 'loss', 'rate', 'queue', 'burst'];
 
 const CLI_KEY: Record<string, string> = {
   latencyMs: 'latency',
@@ -66,6 +67,7 @@ const CLI_KEY: Record<string, string> = {
   lossPct: 'loss',
   rateMbit: 'rate',
   queueBytes: 'queue',
+  burstBytes: 'burst',
   toNic: 'to-nic',
   fromNic: 'from-nic',
 };
@@ -98,10 +100,11 @@ function parseValue(key: string, v: string): Result<[ParamKey, number], string> 
       if (mbit === undefined) return err(`rate: expected bits per second like 50mbit, 512kbit or 1gbit, got "${v}"`);
       return ok(['rateMbit', mbit]);
     }
-    case 'queue': {
+    case 'queue':
+    case 'burst': {
       const bytes = withUnit(v, SIZE_BYTES);
-      if (bytes === undefined || !Number.isInteger(bytes)) return err(`queue: expected a whole number of bytes like 256kib, 1mib or 65536, got "${v}"`);
-      return ok(['queueBytes', bytes]);
+      if (bytes === undefined || !Number.isInteger(bytes)) return err(`${key}: expected a whole number of bytes like 256kib, 1mib or 65536, got "${v}"`);
+      return ok([key === 'queue' ? 'queueBytes' : 'burstBytes', bytes]);
     }
     default:
       return err(`unknown setting "${key}"`);
@@ -146,7 +149,7 @@ export function parseConditionSpec(s: string): Result<ConditionRule, ConditionFl
     const base = dot === null ? key : dot[2]!;
     if (key !== 'seed' && !PARAM_NAMES.includes(base)) {
       if (dot !== null && (base === 'down' || base === 'seed')) return bad(`${key}: ${base} applies to both directions; only ${PARAM_NAMES.join(', ')} can be set per direction`);
-      return bad(`unknown setting "${key}" (known: ${PARAM_NAMES.join(', ')}, down, seed, and to-nic./from-nic. before the first five)`);
+      return bad(`unknown setting "${key}" (known: ${PARAM_NAMES.join(', ')}, down, seed, and to-nic./from-nic. before the first six)`);
     }
     if (value === undefined) return bad(`${key}: expected ${key}=VALUE`);
     if (key === 'seed') {

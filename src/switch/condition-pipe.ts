@@ -4,11 +4,11 @@
  * never occupies the link). Frames leave through a sink; a frame with nothing to wait for and
  * nothing ahead of it goes straight through without being copied.
  *
- * The rate cap is a serialisation model in virtual time rather than a polled token bucket:
- * `busyUntil` is when the link finishes the last accepted frame, a new frame finishes
- * `len / bytesPerMs` after that (or after now, on an idle link), and the backlog is
- * `(busyUntil − now) × bytesPerMs`. A frame that would push the backlog past `queueBytes` is
- * dropped, as a router drops past its interface queue. Each frame's release time is computed on
+ * The rate cap is a token bucket kept in virtual time rather than polled: `busyUntil` is when
+ * the link finishes the last accepted frame; a new frame finishes `len / bytesPerMs` after
+ * that, or after `now − burst time` on a link that has been idle (the bucket's saved tokens,
+ * at most `burstBytes`). The backlog is `(busyUntil − now) × bytesPerMs`; a frame that would
+ * push it past `queueBytes` is dropped, as a router drops past its interface queue. Each frame's release time is computed on
  * arrival — serialisation end + latency ± jitter — so one timer per pipe does all the waiting.
  *
  * Order: without jitter, release times never go backwards (a later frame is clamped to the
@@ -59,7 +59,7 @@ export class PipeCounters {
   refused = 0;
 }
 
-const OFF: ResolvedDirection = { latencyMs: 0, jitterMs: 0, lossPct: 0, rateMbit: 0, queueBytes: 0 };
+const OFF: ResolvedDirection = { latencyMs: 0, jitterMs: 0, lossPct: 0, rateMbit: 0, queueBytes: 0, burstBytes: 0 };
 
 /** One direction of a conditioned NIC. */
 export class ConditionPipe {
@@ -78,7 +78,10 @@ export class ConditionPipe {
   private rng: Rng;
   /** Bytes the link serialises per millisecond (0 = no cap). */
   private bytesPerMs = 0;
-  private busyUntil = 0;
+  /** How far back an idle link's saved tokens reach, in ms (`burstBytes / bytesPerMs`). */
+  private burstMs = 0;
+  /** -Infinity: a new link starts with a full bucket. */
+  private busyUntil = -Infinity;
   /** Latest release time scheduled, for FIFO without jitter. */
   private lastAt = 0;
   private wantRoom = false;
@@ -108,6 +111,7 @@ export class ConditionPipe {
     // Mbit/s → bytes/ms (10⁶ / 8 / 1000). A new rate applies to frames that arrive from now on;
     // the backlog already scheduled keeps its times (and `busyUntil`), like the held frames.
     this.bytesPerMs = cfg.rateMbit * 125;
+    this.burstMs = this.bytesPerMs > 0 ? cfg.burstBytes / this.bytesPerMs : 0;
     if (down && !this.isDown) this.dropHeld();
     this.isDown = down;
     if (!down) this.signalRoom();
@@ -179,7 +183,8 @@ export class ConditionPipe {
     let at = now;
     let busy = 0;
     if (this.bytesPerMs > 0) {
-      const start = this.busyUntil > now ? this.busyUntil : now;
+      const floor = now - this.burstMs;
+      const start = this.busyUntil > floor ? this.busyUntil : floor;
       if ((start - now) * this.bytesPerMs + len > cfg.queueBytes) {
         c.droppedQueue++;
         return Drop.Conditioned;
@@ -195,6 +200,7 @@ export class ConditionPipe {
       if (at < this.lastAt) at = this.lastAt;
     }
     if (at <= now && this.held.size === 0) {
+      if (this.bytesPerMs > 0) this.busyUntil = busy;
       c.passed++;
       const r = this.sink(b, off, len);
       if (r !== Drop.None) c.refused++;
@@ -225,7 +231,7 @@ export class ConditionPipe {
   dispose(): void {
     this.scheduler.disarm(this.timer);
     this.held.release();
-    this.busyUntil = 0;
+    this.busyUntil = -Infinity;
     this.lastAt = 0;
     this.wantRoom = false;
   }

@@ -25,7 +25,10 @@ export interface ConditionParams {
   jitterMs?: number;
   /** Percentage of frames dropped at random, 0–100. */
   lossPct?: number;
-  /** Bandwidth cap in Mbit/s (10⁶ bits), counting Ethernet frame bytes (header included). */
+  /**
+   * Bandwidth cap in Mbit/s (10⁶ bits), counting Ethernet frame bytes (header included): a token
+   * bucket filled at this rate; frames wait in order for their tokens.
+   */
   rateMbit?: number;
   /**
    * Bytes allowed to wait for the capped link; a frame that would push the backlog past it is
@@ -33,6 +36,13 @@ export interface ConditionParams {
    * 64 KiB, two largest frames and 100 ms at the rate.
    */
   queueBytes?: number;
+  /**
+   * Depth of the token bucket: how many bytes an idle link may send back to back before pacing
+   * starts (tbf's `burst`). It also lets the link catch up after the process was descheduled for
+   * a few milliseconds, which would otherwise be link time lost. Needs `rateMbit`. Default: the
+   * larger of one largest frame and 10 ms at the rate; 0 paces every frame strictly.
+   */
+  burstBytes?: number;
 }
 
 /** The conditioning of one NIC, as `nic.condition(spec)` takes it. */
@@ -55,6 +65,8 @@ export interface ResolvedDirection {
   readonly rateMbit: number;
   /** Backlog bound in bytes (meaningful only with a rate). */
   readonly queueBytes: number;
+  /** Token bucket depth in bytes (meaningful only with a rate). */
+  readonly burstBytes: number;
 }
 
 /** A checked spec, ready for the pipes. */
@@ -81,7 +93,7 @@ export const MAX_HELD_BYTES = 32 * 1024 * 1024;
 /** Most frames one direction may hold at once. */
 export const MAX_HELD_FRAMES = 1 << 17;
 
-const PARAM_KEYS = ['latencyMs', 'jitterMs', 'lossPct', 'rateMbit', 'queueBytes'] as const;
+const PARAM_KEYS = ['latencyMs', 'jitterMs', 'lossPct', 'rateMbit', 'queueBytes', 'burstBytes'] as const;
 const SPEC_KEYS: readonly string[] = [...PARAM_KEYS, 'down', 'seed', 'toNic', 'fromNic'];
 
 const bad = (field: string, message: string): Result<never, ConditionError> =>
@@ -102,7 +114,8 @@ function checkParams(v: Record<string, unknown>, prefix: string, allowed: readon
     if (k === 'lossPct' && x > 100) return bad(f, `a percentage, at most 100, got ${x}`);
     if (k === 'rateMbit' && (x < MIN_RATE_MBIT || x > MAX_RATE_MBIT))
       return bad(f, `between ${MIN_RATE_MBIT} and ${MAX_RATE_MBIT} Mbit/s, got ${x} (to stop traffic use down: true)`);
-    if (k === 'queueBytes' && (!Number.isInteger(x) || x > MAX_HELD_BYTES)) return bad(f, `an integer number of bytes up to ${MAX_HELD_BYTES}, got ${x}`);
+    if ((k === 'queueBytes' || k === 'burstBytes') && (!Number.isInteger(x) || x > MAX_HELD_BYTES))
+      return bad(f, `an integer number of bytes up to ${MAX_HELD_BYTES}, got ${x}`);
     out[k] = x;
   }
   return ok(out);
@@ -130,12 +143,19 @@ export function validateCondition(input: unknown): Result<ConditionSpec, Conditi
   for (const dir of ['toNic', 'fromNic'] as const) {
     const o = input[dir];
     if (o === undefined) continue;
-    if (!isObject(o)) return bad(dir, 'expected an object of latencyMs, jitterMs, lossPct, rateMbit, queueBytes');
+    if (!isObject(o)) return bad(dir, `expected an object of ${PARAM_KEYS.join(', ')}`);
     const p = checkParams(o, `${dir}.`, PARAM_KEYS);
     if (p.isErr()) return err(p.error);
     spec[dir] = p.value;
   }
   return ok(spec);
+}
+
+/** The default token bucket depth for a rate (see {@link ConditionParams.burstBytes}). */
+export function defaultBurstBytes(rateMbit: number, maxFrame: number): number {
+  // 10 ms covers the timer and scheduling hiccups of a busy host without making the cap loose:
+  // over any window T the link carries at most rate·T + burst.
+  return Math.min(MAX_HELD_BYTES, Math.max(maxFrame, Math.ceil(rateMbit * 125 * 10)));
 }
 
 /** The default backlog bound for a rate (see {@link ConditionParams.queueBytes}). */
@@ -152,17 +172,26 @@ function resolveDirection(
 ): Result<ResolvedDirection, ConditionError> {
   const pick = (k: (typeof PARAM_KEYS)[number]): number => over?.[k] ?? spec[k] ?? 0;
   const rateMbit = pick('rateMbit');
-  const given = over?.queueBytes ?? spec.queueBytes;
-  const where = over?.queueBytes !== undefined ? `${dir}.queueBytes` : 'queueBytes';
-  if (given !== undefined && rateMbit === 0) return bad(where, `only bounds the backlog of a rate cap; set rateMbit too (${dir})`);
+  const sized = (k: 'queueBytes' | 'burstBytes'): Result<number | undefined, ConditionError> => {
+    const given = over?.[k] ?? spec[k];
+    const where = over?.[k] !== undefined ? `${dir}.${k}` : k;
+    if (given !== undefined && rateMbit === 0) return bad(where, `only applies to a rate cap; set rateMbit too (${dir})`);
+    return ok(given);
+  };
+  const queue = sized('queueBytes');
+  if (queue.isErr()) return err(queue.error);
+  const burst = sized('burstBytes');
+  if (burst.isErr()) return err(burst.error);
   // One whole frame must fit, or the largest frames could never cross the link at all.
-  if (given !== undefined && given < maxFrame) return bad(where, `at least one largest frame (${maxFrame} bytes), got ${given}`);
+  if (queue.value !== undefined && queue.value < maxFrame)
+    return bad(over?.queueBytes !== undefined ? `${dir}.queueBytes` : 'queueBytes', `at least one largest frame (${maxFrame} bytes), got ${queue.value}`);
   return ok({
     latencyMs: pick('latencyMs'),
     jitterMs: pick('jitterMs'),
     lossPct: pick('lossPct'),
     rateMbit,
-    queueBytes: rateMbit === 0 ? 0 : (given ?? defaultQueueBytes(rateMbit, maxFrame)),
+    queueBytes: rateMbit === 0 ? 0 : (queue.value ?? defaultQueueBytes(rateMbit, maxFrame)),
+    burstBytes: rateMbit === 0 ? 0 : (burst.value ?? defaultBurstBytes(rateMbit, maxFrame)),
   });
 }
 

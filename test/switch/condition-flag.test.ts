@@ -48,6 +48,7 @@ test('units: durations, percentages, bit rates, byte sizes', () => {
   assert.is(spec('*:rate=10mbit,queue=1mib').spec.queueBytes, 1_048_576);
   assert.is(spec('*:rate=10mbit,queue=64kb').spec.queueBytes, 64_000);
   assert.is(spec('*:rate=10mbit,queue=9000').spec.queueBytes, 9000);
+  assert.equal(spec('*:rate=10mbit,burst=0,from-nic.burst=16kib').spec, { rateMbit: 10, burstBytes: 0, fromNic: { burstBytes: 16_384 } });
 });
 
 test('down, down=false, seed, direction prefixes', () => {

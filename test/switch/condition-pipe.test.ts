@@ -11,7 +11,7 @@ import { ConditionPipe } from '../../src/switch/condition-pipe.js';
 import type { ResolvedDirection } from '../../src/switch/condition-spec.js';
 import { Drop, type DropCode } from '../../src/wire/drop.js';
 
-const OFF: ResolvedDirection = { latencyMs: 0, jitterMs: 0, lossPct: 0, rateMbit: 0, queueBytes: 0 };
+const OFF: ResolvedDirection = { latencyMs: 0, jitterMs: 0, lossPct: 0, rateMbit: 0, queueBytes: 0, burstBytes: 0 };
 
 interface Out {
   t: number;
@@ -167,9 +167,9 @@ test('loss 0 % keeps everything, 100 % drops everything', () => {
   assert.is(all.pipe.stats().droppedLoss, 1000);
 });
 
-test('rate: frames are paced by their serialisation time; an idle link starts again from now', () => {
+test('rate without burst: frames are paced by their serialisation time; an idle link starts again from now', () => {
   // 8 Mbit/s = 1000 bytes per ms: a 1000-byte frame takes exactly 1 ms.
-  const { sched, out, send } = setup({ rateMbit: 8, queueBytes: 100_000 });
+  const { sched, out, send } = setup({ rateMbit: 8, queueBytes: 100_000, burstBytes: 0 });
   for (let i = 0; i < 10; i++) send(i, 1000);
   sched.advance(20);
   assert.equal(out.map((o) => o.t), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -177,6 +177,32 @@ test('rate: frames are paced by their serialisation time; an idle link starts ag
   send(99, 500);
   sched.advance(5);
   assert.is(out[10]!.t, 100.5, 'half a frame time after it arrived on an idle link');
+});
+
+test('burst: an idle link sends the bucket at once, then paces; saved tokens never exceed the depth', () => {
+  // 1000 B/ms with a 3000-byte bucket.
+  const { sched, out, send } = setup({ rateMbit: 8, queueBytes: 100_000, burstBytes: 3000 });
+  for (let i = 0; i < 6; i++) send(i, 1000);
+  assert.equal(out.map((o) => o.t), [0, 0, 0], 'three frames straight through');
+  sched.advance(10);
+  assert.equal(out.map((o) => o.t), [0, 0, 0, 1, 2, 3]);
+  sched.advance(1000); // a long idle refills only 3000 bytes
+  for (let i = 0; i < 5; i++) send(10 + i, 1000);
+  sched.advance(10);
+  assert.equal(out.slice(6).map((o) => o.t), [1010, 1010, 1010, 1011, 1012]);
+});
+
+test('burst lets the link catch up after a stall: over a window it carries at most rate·T + burst', () => {
+  const { sched, out, send } = setup({ rateMbit: 8, queueBytes: 100_000, burstBytes: 10_000 });
+  // A saturating sender whose frames reach the pipe in clumps (the process was descheduled):
+  // 20 ms of frames arrive at once every 20 ms.
+  for (let t = 0; t < 1000; t += 20) {
+    for (let k = 0; k < 20; k++) send(t * 100 + k, 1000);
+    sched.advance(20);
+  }
+  sched.advance(100);
+  const inFirstSecond = out.filter((o) => o.t <= 1000).reduce((a, o) => a + o.len, 0);
+  assert.ok(inFirstSecond >= 990_000 && inFirstSecond <= 1_000_000 + 10_000, `${inFirstSecond} bytes in the first second`);
 });
 
 test('rate plus latency: released at serialisation end plus the latency', () => {

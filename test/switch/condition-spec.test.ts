@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultQueueBytes, MAX_DELAY_MS, resolveCondition, validateCondition } from '../../src/switch/condition-spec.js';
+import { defaultBurstBytes, defaultQueueBytes, MAX_DELAY_MS, resolveCondition, validateCondition } from '../../src/switch/condition-spec.js';
 
 const MAXF = 1514;
 
@@ -41,8 +41,11 @@ test('bad values are refused, naming the field', () => {
   refused('latency=5', 'spec', /got string/);
 });
 
-test('queueBytes needs a rate, one whole frame, and an integer', () => {
+test('queueBytes and burstBytes need a rate; the queue one whole frame; both integers', () => {
   refused({ queueBytes: 100_000 }, 'queueBytes', /set rateMbit/);
+  refused({ burstBytes: 100_000 }, 'burstBytes', /set rateMbit/);
+  refused({ rateMbit: 10, burstBytes: 10.5 }, 'burstBytes', /integer/);
+  refused({ rateMbit: 10, burstBytes: -1 }, 'burstBytes', /negative/);
   refused({ rateMbit: 10, queueBytes: 1000 }, 'queueBytes', /at least one largest frame \(1514/);
   refused({ rateMbit: 10, queueBytes: 5000.5 }, 'queueBytes', /integer/);
   refused({ rateMbit: 10, toNic: { queueBytes: 100 } }, 'toNic.queueBytes', /at least one/);
@@ -51,7 +54,7 @@ test('queueBytes needs a rate, one whole frame, and an integer', () => {
 
 test('an empty spec resolves to no impairment either way', () => {
   const r = resolveCondition({}, MAXF)._unsafeUnwrap();
-  const none = { latencyMs: 0, jitterMs: 0, lossPct: 0, rateMbit: 0, queueBytes: 0 };
+  const none = { latencyMs: 0, jitterMs: 0, lossPct: 0, rateMbit: 0, queueBytes: 0, burstBytes: 0 };
   assert.equal(r.toNic, none);
   assert.equal(r.fromNic, none);
   assert.is(r.down, false);
@@ -60,8 +63,8 @@ test('an empty spec resolves to no impairment either way', () => {
 
 test('shared fields apply to both directions; overrides to one', () => {
   const r = resolveCondition({ latencyMs: 50, lossPct: 1, seed: 7, down: true, fromNic: { latencyMs: 5, rateMbit: 10 } }, MAXF)._unsafeUnwrap();
-  assert.equal(r.toNic, { latencyMs: 50, jitterMs: 0, lossPct: 1, rateMbit: 0, queueBytes: 0 });
-  assert.equal(r.fromNic, { latencyMs: 5, jitterMs: 0, lossPct: 1, rateMbit: 10, queueBytes: defaultQueueBytes(10, MAXF) });
+  assert.equal(r.toNic, { latencyMs: 50, jitterMs: 0, lossPct: 1, rateMbit: 0, queueBytes: 0, burstBytes: 0 });
+  assert.equal(r.fromNic, { latencyMs: 5, jitterMs: 0, lossPct: 1, rateMbit: 10, queueBytes: defaultQueueBytes(10, MAXF), burstBytes: defaultBurstBytes(10, MAXF) });
   assert.is(r.seed, 7);
   assert.is(r.down, true);
   assert.equal(r.spec, { latencyMs: 50, lossPct: 1, seed: 7, down: true, fromNic: { latencyMs: 5, rateMbit: 10 } });
@@ -73,6 +76,13 @@ test('the default queue is 100 ms of the link, at least 64 KiB and two largest f
   assert.is(defaultQueueBytes(1, 65_549), 131_098);
   assert.is(resolveCondition({ rateMbit: 50 }, MAXF)._unsafeUnwrap().toNic.queueBytes, 625_000);
   assert.is(resolveCondition({ rateMbit: 50, queueBytes: 10_000 }, MAXF)._unsafeUnwrap().fromNic.queueBytes, 10_000);
+});
+
+test('the default burst is 10 ms of the link, at least one largest frame; 0 is allowed', () => {
+  assert.is(defaultBurstBytes(50, 1514), 62_500);
+  assert.is(defaultBurstBytes(1, 1514), 1514);
+  assert.is(resolveCondition({ rateMbit: 50, burstBytes: 0 }, MAXF)._unsafeUnwrap().toNic.burstBytes, 0);
+  assert.is(resolveCondition({ rateMbit: 50, fromNic: { burstBytes: 3000 } }, MAXF)._unsafeUnwrap().fromNic.burstBytes, 3000);
 });
 
 test('validation returns a copy holding only the given fields', () => {

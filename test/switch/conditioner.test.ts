@@ -145,7 +145,7 @@ test('in-place emission with latency goes through a scratch frame and arrives on
 test('a rate cap pushes back on in-place emission and wakes the sender when the link drains', () => {
   const { sched, nic, slot, emitToNic, drained } = setup();
   // 8 Mbit/s = 1000 B/ms; the queue holds two 1514-byte frames.
-  slot.condition({ rateMbit: 8, queueBytes: 3028 })._unsafeUnwrap();
+  slot.condition({ rateMbit: 8, queueBytes: 3028, burstBytes: 0 })._unsafeUnwrap();
   assert.ok(emitToNic(1500).ok);
   assert.ok(emitToNic(1500).ok);
   assert.not.ok(emitToNic(1500).ok, 'refused, not dropped: the gateway TCP waits for the drain');
@@ -162,7 +162,7 @@ test('a rate cap pushes back on in-place emission and wakes the sender when the 
 
 test('forwarded frames past the queue bound are dropped like a router does, and counted', () => {
   const { sched, nic, slot, fromOther } = setup();
-  slot.condition({ rateMbit: 8, queueBytes: 3028 })._unsafeUnwrap();
+  slot.condition({ rateMbit: 8, queueBytes: 3028, burstBytes: 0 })._unsafeUnwrap();
   for (let i = 0; i < 5; i++) fromOther(ethFrame(A, B, 0x0800, 1500));
   sched.advance(100);
   assert.is(nic.frames.length, 2);
