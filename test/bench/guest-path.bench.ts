@@ -6,7 +6,7 @@
  *
  *   node --import tsx test/bench/guest-path.bench.ts [--runs 5] [--seconds 10] [--mtu 1500,65520]
  *        [--peers vnetkit,passt] [--tests up,down,crr,crrp,rr] [--parallel 8] [--runner compiled|tsx]
- *        [--profile] [--json FILE] [--keep]
+ *        [--node-args=--max-semi-space-size=32] [--profile] [--json FILE] [--keep]
  *
  * Each run starts a fresh peer process per MTU, attaches a fresh guest, and measures: iperf3
  * throughput both ways (JSON output), connections per second (one at a time, and `--parallel`
@@ -34,6 +34,7 @@ import { peerSkipReason, startPeer, type PeerKind } from './guest-path/peers.js'
 import { readMemory } from './guest-path/proc-stats.js';
 import { Results, formatTable } from './guest-path/results-table.js';
 import { prepareVnetkit, type VnetkitRunner } from './guest-path/vnetkit-command.js';
+import { syscallCountSkipReason } from './guest-path/syscall-count.js';
 import { TESTS, runWorkload, type TestName } from './guest-path/workloads.js';
 import type { VnetkitCommand } from './guest-path/peers.js';
 
@@ -47,7 +48,10 @@ interface BenchOptions {
   tests: TestName[];
   parallel: number;
   runner: VnetkitRunner;
+  /** Extra `node` flags for vnetkit, e.g. `--max-semi-space-size=32`. */
+  nodeArgs: string[];
   profile: boolean;
+  syscalls: boolean;
   json: string | undefined;
   keep: boolean;
 }
@@ -75,7 +79,9 @@ function parseOptions(argv: string[]): BenchOptions {
       tests: { type: 'string', default: TESTS.join(',') },
       parallel: { type: 'string', default: '8' },
       runner: { type: 'string', default: 'compiled' },
+      'node-args': { type: 'string', default: '' },
       profile: { type: 'boolean', default: false },
+      syscalls: { type: 'boolean', default: false },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
     },
@@ -90,7 +96,9 @@ function parseOptions(argv: string[]): BenchOptions {
     tests: list('tests', v.tests, TESTS),
     parallel: Math.floor(positive('parallel', v.parallel)),
     runner: list('runner', v.runner, ['compiled', 'tsx'] as const)[0] ?? 'compiled',
+    nodeArgs: v['node-args'].split(' ').filter(Boolean),
     profile: v.profile,
+    syscalls: v.syscalls,
     json: v.json,
     keep: v.keep,
   };
@@ -116,7 +124,7 @@ async function runGroup(f: Fixture, o: BenchOptions, kind: PeerKind, mtu: number
     const guest = await createBenchGuest(peer, mtu, f.probeBin, f.echoPort);
     try {
       results.add(kind, mtu, 'mem.idle', readMemory(peer.pid).rssMiB);
-      const ctx = { guest, peer, probeBin: f.probeBin, echoPort: f.echoPort, iperfPort: f.iperfPort, seconds: o.seconds, parallel: o.parallel };
+      const ctx = { guest, peer, probeBin: f.probeBin, echoPort: f.echoPort, iperfPort: f.iperfPort, seconds: o.seconds, parallel: o.parallel, syscalls: o.syscalls };
       for (const test of o.tests) {
         const r = await runWorkload(test, ctx);
         for (const [k, value] of Object.entries(r.metrics)) results.add(kind, mtu, k, value);
@@ -154,9 +162,10 @@ async function main(): Promise<number> {
       o.peers = o.peers.filter((x) => x !== p);
     }
   }
+  if (o.syscalls && syscallCountSkipReason()) throw new Error(`--syscalls: ${syscallCountSkipReason()}`);
   const env = describeEnvironment(REPO);
   console.log(formatEnvironment(env));
-  console.log(`options: ${o.runs} runs, ${o.seconds} s per workload, MTU ${o.mtus.join('/')}, tests ${o.tests.join(',')}, crrp parallel ${o.parallel}, vnetkit ${o.runner}`);
+  console.log(`options: ${o.runs} runs, ${o.seconds} s per workload, MTU ${o.mtus.join('/')}, tests ${o.tests.join(',')}, crrp parallel ${o.parallel}, vnetkit ${o.runner}${o.nodeArgs.length ? ` (node ${o.nodeArgs.join(' ')})` : ''}`);
   console.log(`start: ${loadLine()}`);
 
   // Short path: Unix socket paths are limited to 107 bytes.
@@ -165,9 +174,9 @@ async function main(): Promise<number> {
   try {
     console.error(`preparing: net-probe, vnetkit (${o.runner}) in ${dir}`);
     const probeBin = await buildNetProbe(dir);
-    const { command: vnetkit, warnings } = o.peers.includes('vnetkit')
-      ? await prepareVnetkit(REPO, o.runner, dir)
-      : { command: { nodeArgs: [], cwd: REPO }, warnings: '' };
+    const prepared = o.peers.includes('vnetkit') ? await prepareVnetkit(REPO, o.runner, dir) : { command: { nodeArgs: [], cwd: REPO }, warnings: '' };
+    const { warnings } = prepared;
+    const vnetkit = { ...prepared.command, nodeArgs: [...o.nodeArgs, ...prepared.command.nodeArgs] };
     if (warnings) console.error(`note: tsc reported type errors; the emitted JavaScript is measured anyway:\n${warnings.slice(0, 2000)}`);
     const echo = await startEchoServer(probeBin);
     stops.push(echo.stop);

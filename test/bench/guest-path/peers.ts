@@ -10,7 +10,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { findExecutable } from '../../e2e/harness/find-executable.js';
 import { waitUntil } from '../../e2e/harness/probes.js';
@@ -54,7 +54,7 @@ export interface Peer {
   readonly socketPath: string;
   /** The address a guest dials to reach host 127.0.0.1 through this peer. */
   readonly target: string;
-  /** The peer's stderr so far (for error messages). */
+  /** The end of the peer's stdout and stderr (for error messages); all of it is in `<dir>/<kind>.log`. */
   output(): string;
   /** SIGTERM, then SIGKILL after a grace period; resolves once the process is gone. */
   stop(): Promise<void>;
@@ -103,9 +103,15 @@ export async function startPeer(o: PeerOptions): Promise<Peer> {
       ? ['passt', passtArgs(o, socketPath), o.dir]
       : [process.execPath, vnetkitArgs(o, socketPath), o.vnetkit!.cwd];
   const child = spawn(file, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(join(o.dir, `${o.kind}.log`));
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => void (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => void (out += c.toString()));
+  const collect = (c: Buffer): void => {
+    log.write(c);
+    out = (out + c.toString()).slice(-64 * 1024);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  void exitedPromise(child).then(() => log.end());
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let gone = false;
   void exited.then(() => (gone = true));
@@ -140,6 +146,10 @@ export async function startPeer(o: PeerOptions): Promise<Peer> {
     output: () => out,
     stop,
   };
+}
+
+function exitedPromise(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => child.once('close', () => resolve()));
 }
 
 function pidOf(child: ChildProcess): number {

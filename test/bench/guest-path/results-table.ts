@@ -26,13 +26,17 @@ export const METRICS: readonly MetricSpec[] = [
   { key: 'down.sysShare', label: 'kernel share of that CPU, host→guest', unit: '%', higherIsBetter: undefined, digits: 0 },
   { key: 'up.core', label: 'CPU load during guest→host', unit: '% core', higherIsBetter: undefined, digits: 0 },
   { key: 'down.core', label: 'CPU load during host→guest', unit: '% core', higherIsBetter: undefined, digits: 0 },
+  { key: 'up.syscallsPerMB', label: 'system calls per MB, guest→host', unit: 'calls', higherIsBetter: undefined, digits: 0 },
+  { key: 'down.syscallsPerMB', label: 'system calls per MB, host→guest', unit: 'calls', higherIsBetter: undefined, digits: 0 },
   { key: 'up.retrans', label: 'guest TCP retransmits, guest→host', unit: 'segs', higherIsBetter: undefined, digits: 0 },
   { key: 'crr.rate', label: 'TCP connections, one at a time', unit: 'conn/s', higherIsBetter: true, digits: 0 },
   { key: 'crr.cpuPerK', label: 'CPU per 1000 connections', unit: 'ms', higherIsBetter: false, digits: 1 },
   { key: 'crrp.rate', label: 'TCP connections, several in flight', unit: 'conn/s', higherIsBetter: true, digits: 0 },
   { key: 'crrp.cpuPerK', label: 'CPU per 1000 connections, several in flight', unit: 'ms', higherIsBetter: false, digits: 1 },
+  { key: 'crr.syscallsPer', label: 'system calls per connection', unit: 'calls', higherIsBetter: undefined, digits: 1 },
   { key: 'rr.rate', label: 'TCP request/response, 1 byte', unit: 'trans/s', higherIsBetter: true, digits: 0 },
   { key: 'rr.cpuPerK', label: 'CPU per 1000 request/responses', unit: 'ms', higherIsBetter: false, digits: 1 },
+  { key: 'rr.syscallsPer', label: 'system calls per request/response', unit: 'calls', higherIsBetter: undefined, digits: 1 },
   { key: 'mem.idle', label: 'RSS with a guest attached, idle', unit: 'MiB', higherIsBetter: false, digits: 1 },
   { key: 'mem.peak', label: 'peak RSS (VmHWM) over the run', unit: 'MiB', higherIsBetter: false, digits: 1 },
 ];
@@ -80,7 +84,7 @@ function cell(xs: readonly number[], digits: number): string {
  * vnetkit's median over passt's; the last column says which side that favours.
  */
 export function formatTable(results: Results, mtus: readonly number[], peers: readonly PeerKind[]): string {
-  const cols = [44, 26, 26, 8, 10];
+  const cols = [50, 24, 24, 6, 8];
   const pad = (s: string, i: number): string => (i === 0 ? s.padEnd(cols[i]!) : s.padStart(cols[i]!));
   const lines: string[] = [];
   const header = ['metric', 'vnetkit median (range)', 'passt median (range)', 'v/p', 'better'];

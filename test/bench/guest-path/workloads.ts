@@ -11,6 +11,7 @@ import { runIperf } from './iperf.js';
 import { runCrr, runRr } from './net-probe.js';
 import type { Peer } from './peers.js';
 import { cpuDelta, readCpu, type CpuSample } from './proc-stats.js';
+import { countSyscalls } from './syscall-count.js';
 
 /** Workload names, in the order they run. */
 export const TESTS = ['up', 'down', 'crr', 'crrp', 'rr'] as const;
@@ -26,6 +27,8 @@ export interface WorkloadContext {
   readonly seconds: number;
   /** Connections kept in flight by `crrp`. */
   readonly parallel: number;
+  /** Count the peer's system calls with perf (see `syscall-count.ts`). */
+  readonly syscalls: boolean;
 }
 
 /** Metrics of one workload (keys as in `results-table.ts`) and a one-line summary. */
@@ -37,38 +40,45 @@ export interface WorkloadResult {
 const total = (c: CpuSample): number => c.user + c.system;
 
 /** Runs `fn` and returns its result with the peer's CPU use and the wall time around it. */
-async function measured<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; cpu: CpuSample; wall: number }> {
+async function measured<T>(
+  pid: number,
+  syscalls: boolean,
+  fn: () => Promise<T>,
+): Promise<{ value: T; cpu: CpuSample; wall: number; syscalls: number }> {
+  const counter = syscalls ? await countSyscalls(pid) : undefined;
   const before = readCpu(pid);
   const t0 = performance.now();
   const value = await fn();
   const wall = (performance.now() - t0) / 1000;
-  return { value, cpu: cpuDelta(before, readCpu(pid)), wall };
+  const cpu = cpuDelta(before, readCpu(pid));
+  return { value, cpu, wall, syscalls: counter ? await counter.stop() : NaN };
 }
 
 /** Runs one workload in the guest against the peer. */
 export async function runWorkload(test: TestName, c: WorkloadContext): Promise<WorkloadResult> {
   const pid = c.peer.pid;
   if (test === 'up' || test === 'down') {
-    const { value: r, cpu, wall } = await measured(pid, () => runIperf(c.guest, c.peer.target, c.iperfPort, c.seconds, test === 'down'));
+    const { value: r, cpu, wall, syscalls } = await measured(pid, c.syscalls, () => runIperf(c.guest, c.peer.target, c.iperfPort, c.seconds, test === 'down'));
     const gb = r.bytes / 1e9;
     const metrics: Record<string, number> = {
       [`${test}.gbps`]: r.bitsPerSecond / 1e9,
       [`${test}.cpuPerGB`]: total(cpu) / gb,
       [`${test}.sysShare`]: (100 * cpu.system) / total(cpu),
       [`${test}.core`]: (100 * total(cpu)) / wall,
+      [`${test}.syscallsPerMB`]: syscalls / (r.bytes / 1e6),
     };
     if (test === 'up') metrics['up.retrans'] = r.retransmits;
     const summary = `${test} ${(r.bitsPerSecond / 1e9).toFixed(2)} Gbit/s, ${(total(cpu) / gb).toFixed(2)} CPU s/GB, ${r.retransmits} retr`;
     return { metrics, summary };
   }
-  const { value: r, cpu } = await measured(pid, () =>
+  const { value: r, cpu, syscalls } = await measured(pid, c.syscalls, () =>
     test === 'rr'
       ? runRr(c.guest, c.probeBin, c.peer.target, c.echoPort, c.seconds)
       : runCrr(c.guest, c.probeBin, c.peer.target, c.echoPort, c.seconds, test === 'crr' ? 1 : c.parallel),
   );
   const perK = (1e6 * total(cpu)) / r.transactions; // CPU ms per 1000 transactions
   return {
-    metrics: { [`${test}.rate`]: r.perSecond, [`${test}.cpuPerK`]: perK },
+    metrics: { [`${test}.rate`]: r.perSecond, [`${test}.cpuPerK`]: perK, [`${test}.syscallsPer`]: syscalls / r.transactions },
     summary: `${test} ${r.perSecond.toFixed(0)}/s${r.errors > 0 ? ` (${r.errors} errors)` : ''}, ${perK.toFixed(1)} CPU ms/1000`,
   };
 }
