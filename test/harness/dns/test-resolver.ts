@@ -1,5 +1,6 @@
 /**
- * A tiny authoritative DNS server for tests, on 127.0.0.1 only (UDP and TCP on the same port),
+ * A tiny authoritative DNS server for tests, on a loopback address only (127.0.0.1 unless told
+ * another 127/8 address; UDP and TCP on the same port),
  * written with dns-packet and independent of the code under test. It serves a fixed record list;
  * unknown names get NXDOMAIN. Over UDP it truncates like a real server: an answer larger than 512
  * bytes (or the query's EDNS size) goes out with TC and no answers, so the client must use TCP.
@@ -19,11 +20,17 @@ export interface TestResolverOptions {
   handler?: (q: DecodedPacket, transport: 'udp' | 'tcp') => TestResolverAction | undefined;
   /** Listen on this port instead of a free one (UDP and TCP). */
   port?: number;
+  /**
+   * Listen on this loopback address (default 127.0.0.1). Only 127.0.0.0/8 is accepted: inside a
+   * private network namespace several resolvers can then share port 53, which resolv.conf
+   * requires (it has no port syntax).
+   */
+  address?: string;
 }
 
 /** A running test resolver. */
 export interface TestResolver {
-  readonly address: '127.0.0.1';
+  readonly address: string;
   readonly port: number;
   /** Every query received, in order. */
   readonly log: { name: string; type: string; transport: 'udp' | 'tcp'; id: number }[];
@@ -55,8 +62,10 @@ function answer(q: DecodedPacket, records: Answer[], handler: TestResolverOption
   return transport === 'udp' && full.length > limit ? build([], true) : full;
 }
 
-/** Starts a resolver on 127.0.0.1 (never any other address). */
+/** Starts a resolver on a loopback address (never any other address). */
 export async function startTestResolver(opts: TestResolverOptions = {}): Promise<TestResolver> {
+  const address = opts.address ?? '127.0.0.1';
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address)) throw new Error(`test resolver: ${address} is not a loopback address`);
   const records = opts.records ?? [];
   const log: TestResolver['log'] = [];
   const decodeLogged = (b: Buffer, transport: 'udp' | 'tcp'): DecodedPacket | undefined => {
@@ -73,7 +82,7 @@ export async function startTestResolver(opts: TestResolverOptions = {}): Promise
     const udp = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
-      udp.bind(opts.port ?? 0, '127.0.0.1', () => resolve());
+      udp.bind(opts.port ?? 0, address, () => resolve());
     });
     const port = udp.address().port;
     const sockets = new Set<Socket>();
@@ -99,7 +108,7 @@ export async function startTestResolver(opts: TestResolverOptions = {}): Promise
     });
     const listening = await new Promise<boolean>((resolve) => {
       tcp.once('error', () => resolve(false));
-      tcp.listen(port, '127.0.0.1', () => resolve(true));
+      tcp.listen(port, address, () => resolve(true));
     });
     if (!listening) {
       udp.close();
@@ -112,7 +121,7 @@ export async function startTestResolver(opts: TestResolverOptions = {}): Promise
       if (r !== undefined) udp.send(r, rinfo.port, rinfo.address);
     });
     return {
-      address: '127.0.0.1',
+      address,
       port,
       log,
       close: async () => {
