@@ -1,0 +1,80 @@
+/**
+ * Guest-initiated traffic to the outside, as ordinary host socket calls: the egress policy, the
+ * address map (host-loopback alias → 127.0.0.1), connect-first TCP and the UDP NAT. Installs
+ * itself as the stack's policy for SYNs to unknown flows and for UDP nobody on the gateway bound.
+ * @module
+ */
+import type { ResolvedOptions } from '../options.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { GatewayStack } from '../stack/gateway-stack.js';
+import type { SynRequest } from '../stack/tcp/syn-request.js';
+import { Drop } from '../wire/drop.js';
+import { IcmpUnreach } from '../wire/icmpv4.js';
+import { IpProto, writeIpv4 } from '../wire/ipv4.js';
+import { AddressMap } from './address-map.js';
+import { EgressPolicy } from './egress-policy.js';
+import { TcpOutbound } from './tcp-outbound.js';
+import { UdpNat } from './udp-nat.js';
+
+/** The outbound NAT of one network. */
+export class OutboundNat {
+  /** Egress policy for guest-initiated traffic (`--allow`/`--deny`). */
+  readonly egress: EgressPolicy;
+  /** Guest destination → host destination. */
+  readonly addressMap: AddressMap;
+  readonly udpNat: UdpNat;
+  /** Connect-first host sockets for guest TCP. */
+  readonly tcpOut: TcpOutbound;
+
+  constructor(
+    private readonly stack: GatewayStack,
+    o: ResolvedOptions,
+    runtime: Runtime,
+  ) {
+    this.egress = new EgressPolicy(o.allow, o.deny);
+    this.addressMap = new AddressMap(o.hostIp);
+    this.udpNat = new UdpNat(runtime, stack.udp, stack.icmp, this.egress, this.addressMap);
+    this.tcpOut = new TcpOutbound({
+      endpoint: stack.tcp,
+      runtime,
+      hostLoopbackIp: o.hostIp,
+      egressPolicy: (ip) => this.egress.permits(ip, 'tcp'),
+      sendIcmpUnreachable: (req, reason) => this.unreachableForSyn(req, reason === 'net-unreachable' ? IcmpUnreach.Net : IcmpUnreach.Host),
+    });
+    const gatewayOnly = (ip: number): boolean => stack.owns(ip) && ip !== o.hostIp;
+    stack.tcp.onSyn = (req) => {
+      // The gateway's own addresses and other guests are not NATed: nothing listens there → RST
+      // (vpnkit stays silent, protocols.md §4.8; a refusal is the honest answer and fails fast).
+      if (gatewayOnly(req.dstIp) || stack.gateway.isGuestAddress(req.dstIp)) req.refuse();
+      else this.tcpOut.handleSyn(req);
+    };
+    stack.udp.fallback = (info) => {
+      // Nothing listens on this gateway port: say so, like a host would (RFC 1122 §4.1.3.1).
+      if (gatewayOnly(info.dstIp)) stack.icmp.sendUnreachable(info.dstIp, info.buf, info.l3, info.l4 + 8 - info.l3, IcmpUnreach.Port, 0, info.srcMac);
+      else if (stack.gateway.isGuestAddress(info.dstIp)) stack.gateway.counters.drop(Drop.NotForUs);
+      else if (!stack.pmtu.refuse(info, this.addressMap.toHost(info.dstIp))) this.udpNat.input(info);
+    };
+  }
+
+  /** Frees every flow of a guest address (its NIC went away). */
+  closeForGuest(ip: number): void {
+    this.udpNat.closeForGuest(ip);
+    this.tcpOut.closeForGuest(ip);
+  }
+
+  /** Closes every flow. */
+  close(): void {
+    this.udpNat.close();
+    this.tcpOut.close();
+  }
+
+  /** ICMP destination-unreachable for a guest SYN whose host connect failed; the quote (IP header + 8 bytes, RFC 792) is rebuilt from the SYN. */
+  private unreachableForSyn(req: SynRequest, code: number): void {
+    const q = Buffer.alloc(28);
+    writeIpv4(q, 0, 40, 0, 64, IpProto.TCP, req.srcIp, req.dstIp);
+    q.writeUInt16BE(req.srcPort, 20);
+    q.writeUInt16BE(req.dstPort, 22);
+    q.writeUInt32BE(req.params.irs, 24);
+    this.stack.icmp.sendUnreachable(req.dstIp, q, 0, 28, code);
+  }
+}
