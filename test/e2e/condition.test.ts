@@ -242,6 +242,7 @@ it('partition: traffic stops while down; lifting it resumes the same TCP connect
   ]);
   await waitUntil('the stream to start', () => received > 4 * chunk, { timeoutMs: 10_000 });
   nic.condition({ down: true })._unsafeUnwrap();
+  const cutAt = performance.now();
   await new Promise((r) => setTimeout(r, 300)); // what was in flight before the cut lands
   const atCut = received;
   const during = await pings(g, GATEWAY, 3, 0.2);
@@ -249,10 +250,15 @@ it('partition: traffic stops while down; lifting it resumes the same TCP connect
   assert.is(during.received, 0, 'no ping crosses a partition');
   assert.is(received, atCut, 'no byte crosses a partition');
   nic.condition(null)._unsafeUnwrap();
+  const liftedAt = performance.now();
   await withTimeout('the stream to finish after the partition', done, 40_000);
+  const finishedAt = performance.now();
   const r = await withTimeout('the sender to exit', sender, 10_000);
   const s = nic.conditionStats();
-  console.log(`  ${received} bytes over ${connections} connection(s); ${atCut} before the cut; dropped by the partition: from NIC ${s.fromNic.droppedPartition}, to NIC ${s.toNic.droppedPartition}`);
+  console.log(
+    `  ${received} bytes over ${connections} connection(s); ${atCut} before a ${((liftedAt - cutAt) / 1000).toFixed(1)} s cut, ` +
+      `the rest in ${((finishedAt - liftedAt) / 1000).toFixed(1)} s after it; dropped by the partition: from NIC ${s.fromNic.droppedPartition}, to NIC ${s.toNic.droppedPartition}`,
+  );
   assert.is(r.exitCode, 0, r.stderr);
   assert.is(connections, 1, 'the same connection');
   assert.is(received, blob.length);
