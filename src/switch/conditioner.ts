@@ -56,6 +56,7 @@ export class ConditionedPort implements SwitchPort {
     private readonly pipe: ConditionPipe,
   ) {}
 
+  /** The NIC's id: the wrapper stands in for it, so the two can never disagree. */
   get id(): number {
     return this.inner.id;
   }
@@ -99,6 +100,7 @@ export class ConditionedPort implements SwitchPort {
     return this.scratchFor(len);
   }
 
+  /** Sends the frame reserved by {@link reserve}: into the NIC (loss permitting) or into the pipe. */
   commit(off: number, len: number): void {
     if (this.direct) {
       this.direct = false;
@@ -110,6 +112,7 @@ export class ConditionedPort implements SwitchPort {
     if (r !== Drop.None) this.unsend(len, r);
   }
 
+  /** A forwarded frame (borrowed): through the pipe; `Drop.Conditioned` when the pipe drops it. */
   deliver(b: Uint8Array, off: number, len: number): DropCode {
     if (len > this.inner.maxFrame) return Drop.TooBig;
     return this.pipe.offer(b, off, len);
