@@ -26,6 +26,8 @@ export const METRICS: readonly MetricSpec[] = [
   { key: 'down.sysShare', label: 'kernel share of that CPU, host→guest', unit: '%', higherIsBetter: undefined, digits: 0 },
   { key: 'up.core', label: 'CPU load during guest→host', unit: '% core', higherIsBetter: undefined, digits: 0 },
   { key: 'down.core', label: 'CPU load during host→guest', unit: '% core', higherIsBetter: undefined, digits: 0 },
+  { key: 'up.relayCore', label: 'tap-relay CPU load during guest→host', unit: '% core', higherIsBetter: undefined, digits: 0 },
+  { key: 'down.relayCore', label: 'tap-relay CPU load during host→guest', unit: '% core', higherIsBetter: undefined, digits: 0 },
   { key: 'up.syscallsPerMB', label: 'system calls per MB, guest→host', unit: 'calls', higherIsBetter: undefined, digits: 0 },
   { key: 'down.syscallsPerMB', label: 'system calls per MB, host→guest', unit: 'calls', higherIsBetter: undefined, digits: 0 },
   { key: 'up.retrans', label: 'guest TCP retransmits, guest→host', unit: 'segs', higherIsBetter: undefined, digits: 0 },
