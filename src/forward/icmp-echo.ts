@@ -1,0 +1,417 @@
+/**
+ * Honest ICMP echo (user-needs row 8): a guest's ping to an address the gateway does not own is
+ * never answered by us. It goes to the real destination through the host's unprivileged ICMP
+ * datagram socket ({@link PingSocket}: Linux with `net.ipv4.ping_group_range`), and the guest gets
+ * back what the host got back, or nothing.
+ *
+ * One socket per guest flow, a flow being (guest address, guest echo identifier, destination).
+ * The kernel gives every ping socket its own identifier, stamps it on the requests and delivers
+ * each reply only to the socket whose identifier it carries, so per-flow sockets need no id
+ * table of our own, keep sequence numbers and payloads untouched, and two guests (or two `ping`
+ * runs) using the same identifier never see each other's replies. vpnkit shares one socket and
+ * rewrites identifiers (protocols.md §4.6); on a Linux ping socket the kernel picks the
+ * identifier, so sharing would force us to rewrite sequence numbers instead. The price is one
+ * descriptor per active flow, bounded by `maxFlows` (least recently used evicted) and freed after
+ * 60 s idle, like vpnkit's mappings.
+ *
+ * - Replies go back with the guest's identifier, from the address the guest pinged (the NAT
+ *   view: a ping to a mapped address is answered by that address), or, for a reply from another
+ *   source, from that source mapped back.
+ * - The egress policy is asked once per new flow with the mapped host address; a denied ping
+ *   gets ICMP destination unreachable, code 13 "communication administratively prohibited"
+ *   (RFC 1812 §5.2.7.1): the guest's `ping` says "Packet filtered" at once instead of a timeout
+ *   that looks like a dead host, and the UDP NAT answers denied datagrams the same way.
+ *   `deniedReply: 'silent'` drops instead.
+ * - A send that fails with ENETUNREACH/EHOSTUNREACH becomes ICMP net/host unreachable to the
+ *   guest (RFC 792), quoting its request. Ping sockets report TTL-exceeded and unreachable
+ *   messages from routers only with IP_RECVERR, which the addon does not set: those are not
+ *   translated (the guest sees a timeout, as the host's own `ping` without -v would).
+ * - When no socket can be opened (addon missing, EACCES from `ping_group_range`), requests are
+ *   dropped and counted (`echoDropped`), the reason is logged once, and opening is retried at
+ *   most once a minute (the operator may fix the sysctl while we run).
+ *
+ * Replies on macOS ICMP datagram sockets start with the IP header; it is skipped when present.
+ * @module
+ */
+import type { Result } from 'neverthrow';
+import type { VnetError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { PingSocket } from '../native/ping-socket.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { Timer } from '../runtime/scheduler.js';
+import type { IcmpLayer } from '../stack/icmp.js';
+import type { Ipv4Emitter } from '../stack/ipv4-fragmenter.js';
+import { formatIpv4, parseIpv4 } from '../wire/address.js';
+import { u16be } from '../wire/bytes.js';
+import { Drop, type DropCode } from '../wire/drop.js';
+import type { FrameInfo } from '../wire/frame-info.js';
+import { ICMP_HLEN, icmpEchoId, IcmpType, IcmpUnreach, writeIcmp } from '../wire/icmpv4.js';
+import { IpProto } from '../wire/ipv4.js';
+import type { AddressMap } from './address-map.js';
+import type { EgressPolicy } from './egress-policy.js';
+import { noFlowEvents, type FlowCloseReason, type FlowEventSink, type FlowHandle, type FlowTuple } from './flow-events.js';
+
+/** The host socket a flow sends through; {@link PingSocket} is one. */
+export interface EchoSocket {
+  /** The identifier the kernel stamps on this socket's requests (0 until the first send). */
+  readonly identifier: number;
+  /** Sends an echo request (ICMP header and data, no IP header) to the IP literal `dst`. */
+  send(dst: string, icmp: Uint8Array, off: number, len: number): Result<void, VnetError & { code?: string }>;
+  /** Starts delivering replies: source IP literal and the message (a fresh copy). */
+  onReply(handler: (src: string, message: Buffer) => void): void;
+  /** Receive errors. */
+  onError(handler: (e: VnetError & { code?: string }) => void): void;
+  /** Lets the process exit while the socket is open. */
+  unref?(): void;
+  close(): void;
+}
+
+/** Opens one {@link EchoSocket} (tests inject fakes; default `PingSocket.open(4)`). */
+export type EchoSocketOpener = () => Result<EchoSocket, VnetError>;
+
+/** How the forwarder writes ICMP toward guests. */
+export interface IcmpEchoSender {
+  /** An echo reply from `src` to guest `dst` carrying `id`, `seq` and `data[off, off+len)`. */
+  echoReply(src: number, dst: number, id: number, seq: number, data: Uint8Array, off: number, len: number, dstMac: number): DropCode;
+  /** A destination unreachable from `from` quoting the packet at `quote[qOff]` (IP header + 8 bytes). */
+  unreachable(from: number, quote: Uint8Array, qOff: number, qLen: number, code: number, dstMac: number): DropCode;
+  /** Counts an echo request dropped unanswered (the gateway's `echoDropped`). */
+  dropped(): void;
+}
+
+/**
+ * The network's {@link IcmpEchoSender}: replies through `out` (the fragmenter, so a large echo is
+ * cut to the guest's MTU), errors and the drop count through the gateway's ICMP layer.
+ */
+export function icmpEchoSender(out: Ipv4Emitter, icmp: IcmpLayer): IcmpEchoSender {
+  return {
+    echoReply(src, dst, id, seq, data, off, len, dstMac) {
+      const total = ICMP_HLEN + len;
+      const o = out.begin(src, dst, IpProto.ICMP, total, dstMac);
+      if (o === undefined) return out.lastDrop;
+      const l4 = out.l4;
+      o.set(data.subarray(off, off + len), l4 + ICMP_HLEN);
+      writeIcmp(o, l4, total, IcmpType.EchoReply, 0, ((id << 16) | seq) >>> 0);
+      out.commit();
+      return out.lastDrop;
+    },
+    unreachable(from, quote, qOff, qLen, code, dstMac) {
+      return icmp.sendUnreachable(from, quote, qOff, qLen, code, 0, dstMac);
+    },
+    dropped() {
+      icmp.stats.echoDropped++;
+    },
+  };
+}
+
+/** Options of an {@link IcmpEchoForwarder}. */
+export interface IcmpEchoForwarderOptions {
+  runtime: Runtime;
+  sender: IcmpEchoSender;
+  /** Asked once per new flow, with the mapped host address. */
+  policy: Pick<EgressPolicy, 'permits'>;
+  /** Guest destination → host destination (the host-loopback alias → 127.0.0.1). */
+  addressMap: Pick<AddressMap, 'toHost' | 'toGuest'>;
+  logger?: Logger;
+  /** Destinations that are never sent to the host (the guest subnet: nothing there is the host's business). */
+  isLocal?: (ip: number) => boolean;
+  /** A flow with no request or reply for this long is closed, ms (default 60 000, protocols.md §4.6). */
+  idleTimeoutMs?: number;
+  /** Most flows (open sockets) at once; the least recently used goes (default 256). */
+  maxFlows?: number;
+  /** What a denied request gets (default `'admin-prohibited'`). */
+  deniedReply?: 'admin-prohibited' | 'silent';
+  /** After a failed open, wait this long before trying again, ms (default 60 000). */
+  retryOpenMs?: number;
+  /** Opens the host sockets (default `PingSocket.open(4)`). */
+  openSocket?: EchoSocketOpener;
+  /** Where flows are reported (protocol `icmp`, ports = echo identifiers). */
+  flowEvents?: FlowEventSink;
+}
+
+/** Counters of the forwarder. */
+export interface IcmpEchoStats {
+  /** Flows (sockets) open now. */
+  flows: number;
+  opened: number;
+  expired: number;
+  evicted: number;
+  /** Requests sent to the host. */
+  requests: number;
+  /** Replies relayed to guests. */
+  replies: number;
+  /** Replies that could not be delivered to the guest (NIC full, unknown neighbour). */
+  replyDrops: number;
+  /** Messages from the socket that were not echo replies. */
+  ignored: number;
+  /** Requests refused by the egress policy. */
+  denied: number;
+  /** Requests dropped: no socket, a local destination, a send error. */
+  dropped: number;
+  /** Sends the kernel refused. */
+  sendErrors: number;
+  /** Destination-unreachable messages sent to guests (denied or unreachable). */
+  unreachableSent: number;
+}
+
+/** How much of a request an ICMP error quotes: IPv4 header (up to 60) + 8 bytes. */
+const QUOTE_MAX = 68;
+
+class EchoFlow {
+  lastActive = 0;
+  closed = false;
+  readonly quote = Buffer.alloc(QUOTE_MAX);
+  quoteLen = 0;
+  bytesToGuest = 0;
+  bytesFromGuest = 0;
+  events: FlowHandle | undefined;
+  readonly timer: Timer;
+  constructor(
+    readonly key: number,
+    readonly guestIp: number,
+    readonly guestId: number,
+    /** The destination as the guest addressed it. */
+    readonly dstIp: number,
+    readonly hostIp: number,
+    /** `hostIp` as the socket API wants it, formatted once. */
+    readonly hostLiteral: string,
+    readonly guestMac: number,
+    readonly socket: EchoSocket,
+    fire: (f: EchoFlow, now: number) => void,
+  ) {
+    this.timer = new Timer((now) => fire(this, now));
+  }
+}
+
+/** Forwards guests' echo requests through host ping sockets (install `input` as `icmp.forwardEcho`). */
+export class IcmpEchoForwarder {
+  readonly stats: IcmpEchoStats = {
+    flows: 0,
+    opened: 0,
+    expired: 0,
+    evicted: 0,
+    requests: 0,
+    replies: 0,
+    replyDrops: 0,
+    ignored: 0,
+    denied: 0,
+    dropped: 0,
+    sendErrors: 0,
+    unreachableSent: 0,
+  };
+  /** Where flows are reported; read once per new flow. */
+  flowEvents: FlowEventSink;
+  /** Guest address * 65536 + guest identifier → destination → flow. */
+  private readonly flows = new Map<number, Map<number, EchoFlow>>();
+  private readonly idleMs: number;
+  private readonly maxFlows: number;
+  private readonly retryMs: number;
+  private readonly openSocket: EchoSocketOpener;
+  private readonly log: Logger;
+  private unavailable: string | undefined;
+  private retryAt = -Infinity;
+  private isClosed = false;
+  private readonly onTimer = (f: EchoFlow, now: number): void => {
+    if (f.closed) return;
+    if (now - f.lastActive >= this.idleMs) {
+      this.stats.expired++;
+      this.closeFlow(f, 'idle');
+    } else this.o.runtime.scheduler.arm(f.timer, f.lastActive + this.idleMs);
+  };
+  /** The installable hook: `net.icmp.forwardEcho = forwarder.input`. */
+  readonly input = (info: FrameInfo): void => this.request(info);
+
+  constructor(private readonly o: IcmpEchoForwarderOptions) {
+    this.idleMs = o.idleTimeoutMs ?? 60_000;
+    this.maxFlows = o.maxFlows ?? 256;
+    this.retryMs = o.retryOpenMs ?? 60_000;
+    this.openSocket = o.openSocket ?? ((): Result<EchoSocket, VnetError> => PingSocket.open(4));
+    this.log = o.logger ?? silentLogger;
+    this.flowEvents = o.flowEvents ?? noFlowEvents;
+  }
+
+  /** Why requests cannot be forwarded now (the last open failure), or undefined. */
+  get unavailableReason(): string | undefined {
+    return this.unavailable;
+  }
+
+  /** Closes every flow of guest `ip` (its NIC went away). Returns how many. */
+  closeForGuest(ip: number): number {
+    let n = 0;
+    for (const byDst of [...this.flows.values()]) {
+      for (const f of [...byDst.values()]) {
+        if (f.guestIp !== ip) continue;
+        this.closeFlow(f, 'nic-gone');
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Closes every flow; later requests are dropped and counted. */
+  close(): void {
+    this.isClosed = true;
+    for (const byDst of [...this.flows.values()]) for (const f of [...byDst.values()]) this.closeFlow(f, 'shutdown');
+  }
+
+  /** Snapshot of the flows (stats, debugging). */
+  table(): Array<{ guest: string; id: number; destination: string; host: string; hostId: number; idleMs: number }> {
+    const now = this.o.runtime.clock.now();
+    const out = [];
+    for (const byDst of this.flows.values())
+      for (const f of byDst.values())
+        out.push({ guest: formatIpv4(f.guestIp), id: f.guestId, destination: formatIpv4(f.dstIp), host: f.hostLiteral, hostId: f.socket.identifier, idleMs: now - f.lastActive });
+    return out;
+  }
+
+  /** A checked echo request for an address the gateway does not own. */
+  private request(info: FrameInfo): void {
+    const b = info.buf;
+    const dst = info.dstIp;
+    if (this.isClosed || dst === 0 || (this.o.isLocal !== undefined && this.o.isLocal(dst))) return this.drop();
+    const key = info.srcIp * 65536 + icmpEchoId(b, info.l4);
+    let f = this.flows.get(key)?.get(dst);
+    const now = this.o.runtime.clock.now();
+    const fresh = f === undefined;
+    if (f === undefined) {
+      const hostDst = this.o.addressMap.toHost(dst);
+      if (!this.o.policy.permits(hostDst, 'icmp')) return this.deny(info, hostDst);
+      f = this.open(key, info, hostDst, now);
+      if (f === undefined) return this.drop();
+    }
+    f.lastActive = now;
+    const qlen = Math.min(QUOTE_MAX, info.l4 + ICMP_HLEN - info.l3);
+    f.quote.set(b.subarray(info.l3, info.l3 + qlen));
+    f.quoteLen = qlen;
+    // The send is synchronous, so the borrowed frame needs no copy.
+    const r = f.socket.send(f.hostLiteral, b, info.l4, info.l4Len);
+    if (r.isErr()) {
+      this.stats.sendErrors++;
+      const code = r.error.code === 'ENETUNREACH' ? IcmpUnreach.Net : r.error.code === 'EHOSTUNREACH' ? IcmpUnreach.Host : -1;
+      if (code >= 0) this.unreachable(f, code);
+      else this.drop();
+    } else {
+      this.stats.requests++;
+      f.bytesFromGuest += info.l4Len - ICMP_HLEN;
+    }
+    // Reported after the first send: only then has the kernel bound the socket's identifier.
+    if (fresh && this.flowEvents.enabled) f.events = this.flowEvents.open(tupleOf(f));
+  }
+
+  private open(key: number, info: FrameInfo, hostDst: number, now: number): EchoFlow | undefined {
+    if (now < this.retryAt) return undefined;
+    const r = this.openSocket();
+    if (r.isErr()) {
+      const why = r.error.message;
+      if (why !== this.unavailable) {
+        this.log.warn(`icmp: cannot forward echo requests (pings to addresses other than the gateway get no reply): ${why}`);
+      }
+      this.unavailable = why;
+      this.retryAt = now + this.retryMs;
+      return undefined;
+    }
+    if (this.unavailable !== undefined) this.log.info('icmp: echo forwarding available again');
+    this.unavailable = undefined;
+    if (this.stats.flows >= this.maxFlows) this.evictOldest();
+    const s = r.value;
+    s.unref?.();
+    const f = new EchoFlow(key, info.srcIp, icmpEchoId(info.buf, info.l4), info.dstIp, hostDst, formatIpv4(hostDst), info.srcMac, s, this.onTimer);
+    f.lastActive = now;
+    let byDst = this.flows.get(key);
+    if (byDst === undefined) {
+      byDst = new Map();
+      this.flows.set(key, byDst);
+    }
+    byDst.set(f.dstIp, f);
+    this.stats.flows++;
+    this.stats.opened++;
+    s.onReply((src, msg) => this.reply(f, src, msg));
+    s.onError((e) => this.socketError(f, e));
+    this.o.runtime.scheduler.arm(f.timer, now + this.idleMs);
+    return f;
+  }
+
+  private reply(f: EchoFlow, src: string, msg: Buffer): void {
+    if (f.closed) return;
+    // macOS datagram ICMP sockets deliver the IP header too; an ICMP type byte is never 0x4_.
+    const off = msg.length >= 20 && msg[0]! >> 4 === 4 ? (msg[0]! & 15) * 4 : 0;
+    if (msg.length < off + ICMP_HLEN || msg[off] !== IcmpType.EchoReply) {
+      this.stats.ignored++;
+      return;
+    }
+    const kernelId = f.socket.identifier;
+    if (kernelId !== 0 && u16be(msg, off + 4) !== kernelId) {
+      this.stats.ignored++;
+      return;
+    }
+    f.lastActive = this.o.runtime.clock.now();
+    const srcIp = src === f.hostLiteral ? f.hostIp : (parseIpv4(src) ?? f.hostIp);
+    // The destination answered: it answers as the address the guest pinged (NAT view).
+    const from = srcIp === f.hostIp ? f.dstIp : this.o.addressMap.toGuest(srcIp, f.dstIp);
+    const len = msg.length - off - ICMP_HLEN;
+    const d = this.o.sender.echoReply(from, f.guestIp, f.guestId, u16be(msg, off + 6), msg, off + ICMP_HLEN, len, f.guestMac);
+    if (d !== Drop.None) {
+      this.stats.replyDrops++;
+      return;
+    }
+    this.stats.replies++;
+    f.bytesToGuest += len;
+  }
+
+  private socketError(f: EchoFlow, e: VnetError & { code?: string }): void {
+    if (f.closed) return;
+    if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') this.unreachable(f, e.code === 'EHOSTUNREACH' ? IcmpUnreach.Host : IcmpUnreach.Net);
+    else this.log.debug(`icmp: ping socket for ${f.hostLiteral}: ${e.message}`);
+  }
+
+  private unreachable(f: EchoFlow, code: number): void {
+    if (f.quoteLen === 0) return;
+    if (this.o.sender.unreachable(f.dstIp, f.quote, 0, f.quoteLen, code, f.guestMac) === Drop.None) this.stats.unreachableSent++;
+  }
+
+  private deny(info: FrameInfo, hostDst: number): void {
+    this.stats.denied++;
+    if (this.flowEvents.enabled) {
+      const id = icmpEchoId(info.buf, info.l4);
+      this.flowEvents.reject({ protocol: 'icmp', guestIp: info.srcIp, guestPort: id, remoteIp: info.dstIp, remotePort: 0, hostIp: hostDst, hostPort: 0 }, 'denied');
+    }
+    if (this.o.deniedReply === 'silent') return this.o.sender.dropped();
+    const d = this.o.sender.unreachable(info.dstIp, info.buf, info.l3, info.l4 + ICMP_HLEN - info.l3, IcmpUnreach.AdminProhibited, info.srcMac);
+    if (d === Drop.None) this.stats.unreachableSent++;
+  }
+
+  private drop(): void {
+    this.stats.dropped++;
+    this.o.sender.dropped();
+  }
+
+  private evictOldest(): void {
+    let oldest: EchoFlow | undefined;
+    for (const byDst of this.flows.values()) for (const f of byDst.values()) if (oldest === undefined || f.lastActive < oldest.lastActive) oldest = f;
+    if (oldest !== undefined) {
+      this.stats.evicted++;
+      this.closeFlow(oldest, 'limit');
+    }
+  }
+
+  private closeFlow(f: EchoFlow, reason: FlowCloseReason): void {
+    if (f.closed) return;
+    f.closed = true;
+    this.o.runtime.scheduler.disarm(f.timer);
+    const byDst = this.flows.get(f.key);
+    byDst?.delete(f.dstIp);
+    if (byDst !== undefined && byDst.size === 0) this.flows.delete(f.key);
+    this.stats.flows--;
+    f.socket.close();
+    const h = f.events;
+    if (h !== undefined) {
+      f.events = undefined;
+      this.flowEvents.close(h, f.bytesToGuest, f.bytesFromGuest, reason);
+    }
+  }
+}
+
+/** A flow's addresses for an event: ports are the guest's identifier and the host socket's. */
+function tupleOf(f: EchoFlow): FlowTuple {
+  return { protocol: 'icmp', guestIp: f.guestIp, guestPort: f.guestId, remoteIp: f.dstIp, remotePort: 0, hostIp: f.hostIp, hostPort: f.socket.identifier };
+}
