@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   }
   const line = (level: string) => (message: string) => out({ event: 'log', level, message });
   const logger: Logger = { error: line('error'), warn: line('warn'), info: line('info'), debug: () => {} };
-  // `hostResolver` is passed as the facade will take it (see docs-site/guides/dns.md, "Wiring").
+  // `hostResolver` is passed as the facade will take it (NetworkOptions.hostResolver, docs-site/guides/dns.md).
   const created = VirtualNetwork.create({ resolvConfPath: cfg.resolvConf, logger, hostResolver: cfg.hostResolver } as NetworkOptions);
   if (created.isErr()) throw new Error(created.error.message);
   const net = created.value;

@@ -6,7 +6,7 @@
  * @module
  */
 import dnsPacket, { type Answer } from 'dns-packet';
-import { Flag, HEADER_LEN, headerOnlyReply, RrClass, type DnsQuestion } from './message.js';
+import { Flag, HEADER_LEN, headerOnlyReply, Rcode, RrClass, type DnsQuestion } from './message.js';
 
 /**
  * Header + the question as asked + `answers` (+ `opt`) with `rcode`; AA when `aa`. Answers that
@@ -19,7 +19,7 @@ export function answerReply(query: Uint8Array, q: DnsQuestion, opt: Uint8Array |
     // records after it stand alone.
     body = answers.length === 0 ? new Uint8Array(0) : dnsPacket.encode({ answers: [...answers] }).subarray(HEADER_LEN);
   } catch {
-    return headerOnlyReply(query, q, 2 /* SERVFAIL */, opt);
+    return headerOnlyReply(query, q, Rcode.ServFail, opt);
   }
   const out = headerOnlyReply(query, q, rcode, opt);
   const full = new Uint8Array(out.length + body.length);
