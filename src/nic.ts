@@ -2,6 +2,9 @@
  * A virtual NIC: one switch port plus what the network knows about it (transport, MAC, vmnet UUID).
  * @module
  */
+import type { Result } from 'neverthrow';
+import { ConditionSlot, type ConditionHost, type ConditionSlotError, type ConditionStats } from './switch/conditioner.js';
+import type { ConditionSpec } from './switch/condition-spec.js';
 import type { SwitchPort } from './switch/port.js';
 import { dropCountsToObject } from './wire/drop.js';
 
@@ -28,12 +31,37 @@ export interface NicStats {
 export class Nic {
   /** MAC as a number once known (-1 before). */
   mac = -1;
+  private slot: ConditionSlot | undefined;
   constructor(
     readonly port: SwitchPort,
     readonly transport: NicTransport,
     readonly uuid: string | undefined,
     private readonly detach: (nic: Nic, reason: string) => void,
+    /** Where this NIC's conditioning middleware plugs in (made on first use: unconditioned NICs cost nothing). */
+    private readonly conditionHost: () => ConditionHost,
   ) {}
+
+  private conditioning(): ConditionSlot {
+    return (this.slot ??= new ConditionSlot(this.conditionHost()));
+  }
+
+  /**
+   * Conditions this NIC at runtime: added latency and jitter, loss, a rate cap, a partition
+   * (`down`), seeded for replay (docs-site/guides/conditioning.md). `null` removes it.
+   */
+  condition(spec: ConditionSpec | null): Result<void, ConditionSlotError> {
+    return this.conditioning().condition(spec);
+  }
+
+  /** What conditioning did to this NIC's frames. */
+  conditionStats(): ConditionStats {
+    return this.conditioning().stats();
+  }
+
+  /** Removes conditioning (held frames are dropped); called when the NIC detaches. @internal */
+  closeConditioning(): void {
+    this.slot?.close();
+  }
 
   get id(): number {
     return this.port.id;

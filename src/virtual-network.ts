@@ -245,11 +245,20 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
       maxFrame: extra.maxFrame ?? this.options.mtu + ETH_HLEN,
       ...(extra.initial !== undefined ? { initial: extra.initial } : {}),
     });
-    const nic = new Nic(port, transport, extra.uuid, (n, reason) => this.detachNic(n, reason));
+    const toSwitch = (p: StreamPort, b: Uint8Array, off: number, len: number): void => this.switch.input(p, b, off, len);
+    const nic = new Nic(port, transport, extra.uuid, (n, reason) => this.detachNic(n, reason), () => ({
+      port,
+      runtime: this.runtime,
+      swapPort: (cur, next) => this.switch.replace(cur, next),
+      routeInput: (sink) => {
+        port.onFrame = sink !== undefined ? (_p, b, off, len) => sink(b, off, len) : toSwitch;
+      },
+      switchInput: (b, off, len) => this.switch.input(port, b, off, len),
+    }));
     if (extra.mac !== undefined) nic.mac = extra.mac;
     this.switch.attach(port);
     this.nics.set(port.id, nic);
-    port.onFrame = (p, b, off, len) => this.switch.input(p, b, off, len);
+    port.onFrame = toSwitch;
     port.onClose = (reason: StreamPortCloseReason) => {
       if (reason.kind === 'framing' || reason.kind === 'error') {
         this.logger.warn(reason.message);
@@ -267,6 +276,11 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
       ...(extra.uuid !== undefined ? { uuid: extra.uuid } : {}),
     });
     return ok(nic);
+  }
+
+  /** The attached NIC with this id. */
+  nic(id: number): Nic | undefined {
+    return this.nics.get(id);
   }
 
   /** All attached NICs. */
@@ -405,6 +419,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
       this.stack.forgetGuest(ip);
     }
     if (nic.uuid !== undefined) this.services?.dhcp.server.unbindVmnet(nic.uuid);
+    nic.closeConditioning();
     this.nics.delete(nic.id);
     this.switch.detach(nic.port);
     if (nic.port instanceof StreamPort) nic.port.close({ kind: 'closed', message: reason });

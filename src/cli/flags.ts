@@ -8,6 +8,7 @@ import { err, ok, type Result } from 'neverthrow';
 import { vnetError, type VnetError } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../logger.js';
 import type { NetworkOptions, Reservation } from '../options.js';
+import { parseConditionSpec, type ConditionRule } from '../switch/condition-flag.js';
 
 /** A parsed `--expose [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp]`. */
 export interface ExposeSpec {
@@ -27,6 +28,8 @@ export interface ServeConfig {
   ethernetConnect: string[];
   expose: ExposeSpec[];
   control: string | undefined;
+  /** `--condition SELECTOR:SETTINGS` rules, applied to matching NICs as they attach. */
+  conditions: ConditionRule[];
   json: boolean;
   logLevel: LogLevel;
 }
@@ -57,6 +60,7 @@ const options = {
   deny: { type: 'string', multiple: true },
   expose: { type: 'string', multiple: true },
   control: { type: 'string' },
+  condition: { type: 'string', multiple: true },
   mtu: { type: 'string' },
   'egress-mtu': { type: 'string' },
   pcap: { type: 'string' },
@@ -135,6 +139,12 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
     if (p.isErr()) return err(p.error);
     expose.push(p.value);
   }
+  const conditions: ConditionRule[] = [];
+  for (const c of v.condition ?? []) {
+    const p = parseConditionSpec(c);
+    if (p.isErr()) return err(p.error);
+    conditions.push(p.value);
+  }
   const logLevel = v['log-level'] ?? 'info';
   if (!isLogLevel(logLevel)) return badFlag('--log-level', `expected error, warn, info or debug, got ${logLevel}`);
   const qemu = v.qemu ?? [];
@@ -142,5 +152,5 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   const ethernetConnect = v['ethernet-connect'] ?? [];
   if (qemu.length === 0 && ethernet.length === 0 && ethernetConnect.length === 0)
     return badFlag('--qemu', 'give at least one --qemu PATH, --ethernet PATH|URI or --ethernet-connect URI');
-  return ok({ network, qemu, ethernet, ethernetConnect, expose, control: v.control, json: v.json ?? false, logLevel });
+  return ok({ network, qemu, ethernet, ethernetConnect, expose, control: v.control, conditions, json: v.json ?? false, logLevel });
 }

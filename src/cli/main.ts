@@ -18,6 +18,7 @@ const USAGE = `usage: vnetkit serve (--qemu PATH | --ethernet PATH|URI | --ether
   --dns-upstream IP[:PORT]  --domain NAME  --search DOMAIN  --host-names A,B  --gateway-names A,B
   --allow CIDR  --deny CIDR
   --expose [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp]  --control PATH
+  --condition SELECTOR:SETTINGS   e.g. '*:latency=100ms,loss=1%,rate=50mbit' (SELECTOR: *, MAC, UUID)
   --mtu N  --egress-mtu N  --pcap FILE  --json  --log-level error|warn|info|debug
 `;
 

@@ -5,6 +5,8 @@
  */
 import { serveEthernet } from '../../adapters/hvsock/ethernet.js';
 import { streamLogger } from '../logger.js';
+import { selectsNic, type ConditionRule } from '../switch/condition-flag.js';
+import { parseMac } from '../wire/address.js';
 import { VirtualNetwork } from '../virtual-network.js';
 import type { ServeConfig } from './flags.js';
 
@@ -28,8 +30,33 @@ export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
   const emit = (event: string, data: object): void => {
     if (cfg.json) io.out.write(`${JSON.stringify({ event, ...data })}\n`);
   };
-  net.on('nic-attached', (e) => emit('nic-attached', e));
-  net.on('nic-detached', (e) => emit('nic-detached', e));
+  net.on('nic-attached', (e) => {
+    emit('nic-attached', e);
+    applyConditions(e.id, e.mac, e.uuid);
+  });
+  // A QEMU NIC's MAC is known only from its traffic: MAC rules apply once DHCP sees it.
+  net.on('lease', (e) => {
+    const id = net.switch.portIdOf(parseMac(e.mac) ?? -1);
+    if (id >= 0) applyConditions(id, e.mac, e.uuid, true);
+  });
+  const applied = new Map<number, Set<ConditionRule>>();
+  function applyConditions(id: number, mac: string | undefined, uuid: string | undefined, macOnly = false): void {
+    const nic = net.nic(id);
+    if (nic === undefined) return;
+    const done = applied.get(id) ?? new Set<ConditionRule>();
+    applied.set(id, done);
+    for (const rule of cfg.conditions) {
+      if ((macOnly && rule.selector.kind !== 'mac') || done.has(rule) || !selectsNic(rule.selector, { mac, uuid })) continue;
+      done.add(rule);
+      const r = nic.condition(rule.spec);
+      if (r.isErr()) logger.warn(`--condition on ${nic.name}: ${r.error.message}`);
+      else logger.info(`conditioning ${nic.name}: ${JSON.stringify(rule.spec)}`);
+    }
+  }
+  net.on('nic-detached', (e) => {
+    applied.delete(e.id);
+    emit('nic-detached', e);
+  });
   net.on('lease', (e) => emit('lease', e));
   net.on('release', (e) => emit('release', e));
   net.on('error', (e) => {

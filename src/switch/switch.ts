@@ -79,6 +79,21 @@ export class Switch {
     port.onDrain = undefined;
   }
 
+  /**
+   * Puts `next` in `current`'s place (same id, same learnt MACs; `next` takes over `onDrain`).
+   * Middlewares such as network conditioning wrap a NIC's port this way at runtime. False when
+   * `current` is not attached.
+   */
+  replace(current: SwitchPort, next: SwitchPort): boolean {
+    if (this.ports.get(current.id) !== current) return false;
+    next.id = current.id;
+    this.ports.set(current.id, next);
+    this.portList = [...this.ports.values()];
+    if (this.local === current) this.local = next;
+    next.onDrain = current.onDrain;
+    return true;
+  }
+
   /** The port with this id, if attached. */
   port(id: number): SwitchPort | undefined {
     return this.ports.get(id);

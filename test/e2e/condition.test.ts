@@ -11,9 +11,8 @@
  * - partition: traffic stops while `down`, and the same TCP connection delivers every byte
  *   after it is lifted (the endpoints retransmit).
  *
- * Until the facade exposes `nic.condition()`, {@link conditionOf} wires a {@link ConditionSlot}
- * from the network's public fields the way the facade is to; it uses `nic.condition` as soon as
- * that exists. Needs root on Linux; skipped with the reason otherwise.
+ * Conditioning is driven through `nic.condition()` as users get it. Needs root on Linux; skipped
+ * with the reason otherwise.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,14 +22,8 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Result } from 'neverthrow';
 import type { Nic } from '../../src/nic.js';
-import { ConditionSlot, type ConditionStats } from '../../src/switch/conditioner.js';
 import type { ConditionSpec } from '../../src/switch/condition-spec.js';
-import type { SwitchPort } from '../../src/switch/port.js';
-import type { Switch } from '../../src/switch/switch.js';
-import type { StreamPort } from '../../src/transports/stream-port.js';
-import type { VnetError } from '../../src/errors.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
 import { waitUntil, withTimeout } from './harness/probes.js';
@@ -60,41 +53,7 @@ test.after.each(async () => {
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** What a test needs of a NIC's conditioning. */
-interface Conditioning {
-  condition(spec: ConditionSpec | null): Result<void, VnetError>;
-  conditionStats(): ConditionStats;
-}
-
-/** Same id, same MACs, same drain callback: what `Switch.replace` is to do (see conditioner.test.ts). */
-function swapIn(sw: Switch, current: SwitchPort, next: SwitchPort): boolean {
-  const replace = (sw as unknown as { replace?: (c: SwitchPort, n: SwitchPort) => boolean }).replace;
-  if (typeof replace === 'function') return replace.call(sw, current, next);
-  const t = sw as unknown as { ports: Map<number, SwitchPort>; portList: SwitchPort[] };
-  if (t.ports.get(current.id) !== current) return false;
-  next.id = current.id;
-  t.ports.set(current.id, next);
-  t.portList = [...t.ports.values()];
-  next.onDrain = current.onDrain;
-  return true;
-}
-
-/** The NIC's conditioning: the facade's once it has one, else wired here as the facade is to. */
-function conditionOf(n: VirtualNetwork, nic: Nic): Conditioning {
-  const own = nic as unknown as Partial<Conditioning>;
-  if (typeof own.condition === 'function' && typeof own.conditionStats === 'function') return own as Conditioning;
-  const port = nic.port as StreamPort;
-  const toSwitch = (p: StreamPort, b: Uint8Array, off: number, len: number): void => n.switch.input(p, b, off, len);
-  const slot = new ConditionSlot({
-    port,
-    runtime: n.runtime,
-    swapPort: (c, x) => swapIn(n.switch, c, x),
-    routeInput: (sink) => {
-      port.onFrame = sink === undefined ? toSwitch : (_p, b, off, len) => sink(b, off, len);
-    },
-    switchInput: (b, off, len) => n.switch.input(port, b, off, len),
-  });
-  return { condition: (s) => slot.condition(s), conditionStats: () => slot.stats() };
-}
+type Conditioning = Pick<Nic, 'condition' | 'conditionStats'>;
 
 /** A network with one QEMU-stream guest at `ip`, its ARP entries warm, and the guest's NIC. */
 async function oneGuest(ip: string): Promise<{ g: Guest; nic: Conditioning }> {
@@ -106,7 +65,7 @@ async function oneGuest(ip: string): Promise<{ g: Guest; nic: Conditioning }> {
   await waitUntil('the NIC to attach', () => net!.allNics().length === 1, { timeoutMs: 10_000 });
   const r = await g.exec(['busybox', 'ping', '-c', '2', '-i', '0.1', '-w', '10', GATEWAY], { timeoutMs: 15_000 });
   assert.match(r.stdout, /2 packets received/);
-  return { g, nic: conditionOf(net, net.allNics()[0]!) };
+  return { g, nic: net.allNics()[0]! };
 }
 
 /** Round-trip times (ms) of `count` pings to `to`, and how many came back. */

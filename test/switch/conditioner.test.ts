@@ -10,7 +10,6 @@ import { SeededRng } from '../../src/runtime/rng.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { ManualScheduler } from '../../src/runtime/scheduler.js';
 import { ConditionedPort, ConditionSlot, type ConditionHost, type FrameSink } from '../../src/switch/conditioner.js';
-import type { SwitchPort } from '../../src/switch/port.js';
 import { Switch } from '../../src/switch/switch.js';
 import { Drop } from '../../src/wire/drop.js';
 import { CapturePort, ethFrame } from '../harness/capture-port.js';
@@ -19,23 +18,6 @@ const A = '02:00:00:00:00:0a';
 const B = '02:00:00:00:00:0b';
 const BCAST = 'ff:ff:ff:ff:ff:ff';
 const macNum = (m: string): number => parseInt(m.replace(/:/g, ''), 16);
-
-/**
- * Puts `next` where `current` is in the switch, keeping the id and the drain callback: the
- * `Switch.replace` the facade is to use; until it exists, the same three assignments on the
- * switch's tables.
- */
-function swapIn(sw: Switch, current: SwitchPort, next: SwitchPort): boolean {
-  const replace = (sw as unknown as { replace?: (c: SwitchPort, n: SwitchPort) => boolean }).replace;
-  if (typeof replace === 'function') return replace.call(sw, current, next);
-  const t = sw as unknown as { ports: Map<number, SwitchPort>; portList: SwitchPort[] };
-  if (t.ports.get(current.id) !== current) return false;
-  next.id = current.id;
-  t.ports.set(current.id, next);
-  t.portList = [...t.ports.values()];
-  next.onDrain = current.onDrain;
-  return true;
-}
 
 function setup(seed = 1) {
   const sched = new ManualScheduler();
@@ -53,7 +35,7 @@ function setup(seed = 1) {
   const host: ConditionHost = {
     port: nic,
     runtime,
-    swapPort: (c, n) => swapIn(sw, c, n),
+    swapPort: (c, n) => sw.replace(c, n),
     routeInput: (sink) => {
       route = sink ?? direct;
     },
