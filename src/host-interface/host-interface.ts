@@ -44,11 +44,16 @@ import { formatHostRoute, resolveHostInterfaceSpec, type HostInterfaceSpec, type
 
 /** What a host interface needs from a network; `VirtualNetwork` has all of it. */
 export interface HostInterfaceNetwork {
+  /** Addressing the spec is checked against (subnet, gateway, alias, pool bounds, MTU). */
   readonly options: Pick<ResolvedOptions, 'subnet' | 'gatewayIp' | 'hostIp' | 'gatewayMac' | 'mtu' | 'lowestIp' | 'highestIp'>;
+  /** The bridge the TAP port joins. */
   readonly switch: Pick<Switch, 'attach' | 'detach' | 'input' | 'portIdOf'>;
+  /** Addresses guests were seen using (refused to the host interface). */
   readonly neighbours: Pick<Neighbours, 'lookup' | 'forget'>;
+  /** The DHCP pool, where an address inside the pool is reserved. */
   readonly dhcp: { readonly pool: Pick<LeasePool, 'reserve' | 'unreserve'> };
   readonly logger: Logger;
+  /** Closes the network (chained onto unless {@link closesHostInterfaces}). */
   close(): Promise<void>;
   /** True when the network's own `close()` calls {@link closeHostInterfaces} (then nothing is chained onto it). */
   readonly closesHostInterfaces?: boolean;
@@ -132,6 +137,7 @@ export class HostInterface {
   get mac(): string {
     return formatMac(this.spec.mac);
   }
+  /** The interface MTU. */
   get mtu(): number {
     return this.spec.mtu;
   }

@@ -2,12 +2,11 @@
  * The host side of a host interface is configured with iproute2's `ip`, run without a shell.
  *
  * Why `ip` and not netlink from the addon: the native addon deliberately stays small (it does
- * what Node cannot: poll TAP and vsock descriptors), and four RTNETLINK requests (link set, addr
- * add, route add, route get) would be several hundred lines of C message building for a
- * once-per-attach control path. `ip` is on every Linux box that can run this, its errors are
- * the ones administrators already know, and running it asynchronously keeps the packet loop of
- * every other NIC going while the host is configured (a synchronous netlink call would not be
- * faster in any way that matters here).
+ * what Node cannot: poll TAP and vsock descriptors), and the four RTNETLINK requests needed here
+ * (link set, addr add, route add, route get) would be several hundred lines of C message
+ * building for a path that runs once per attach, never per packet. `ip` is on every Linux box
+ * that can run this, its errors are the ones administrators already know, and running it
+ * asynchronously keeps every other NIC's traffic flowing while the host is configured.
  *
  * The argv builders are pure (tested as data); {@link IpRunner} is the one effect, injectable.
  * @module

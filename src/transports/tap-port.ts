@@ -59,10 +59,15 @@ const TRANSIENT_WRITE_ERRORS = new Set([
 
 /** The port. Attach with `switch.attach(port)`, set {@link onFrame}, then {@link start}. */
 export class TapPort implements SwitchPort {
+  /** Assigned by the switch at attach time. */
   id = 0;
+  /** Label in logs and stats. */
   readonly name: string;
+  /** Largest frame in either direction (MTU + 14). */
   readonly maxFrame: number;
+  /** Traffic and drop counters. */
   readonly counters = new PortCounters();
+  /** Never called: a TAP write does not queue, so there is no queue to drain. */
   onDrain: (() => void) | undefined;
   /** Frame sink: the switch's input, bound by whoever attaches the port. */
   onFrame: (port: TapPort, b: Uint8Array, off: number, len: number) => void = () => {};
