@@ -4,6 +4,7 @@
  * @module
  */
 import type { VnetError } from './errors.js';
+import type { DnsQueryEvent } from './services/dns/index.js';
 
 /** A NIC joined the bridge. */
 export interface NicAttachedEvent {
@@ -44,6 +45,8 @@ export interface VirtualNetworkEvents {
   'nic-detached': (e: NicDetachedEvent) => void;
   lease: (e: LeaseEvent) => void;
   release: (e: ReleaseEvent) => void;
+  /** A DNS query the gateway answered (opt-in: nothing is built without a listener). */
+  'dns-query': (e: DnsQueryEvent) => void;
   /** Something failed that is not the caller's direct fault: a handshake, a NIC, a lease conflict. */
   error: (e: VnetError) => void;
 }

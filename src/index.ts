@@ -3,17 +3,24 @@
  *
  * ```ts
  * import { VirtualNetwork } from 'vnetkit';
- * const net = VirtualNetwork.create({ subnet: '192.168.65.0/24' })._unsafeUnwrap();
+ * const net = VirtualNetwork.create({ allow: ['127.0.0.0/8'] })._unsafeUnwrap();
  * await net.listenQemu('/tmp/vm.sock');
  * ```
+ * The VM launchers and vsock transports are separate entry points: `adapters/qemu`,
+ * `adapters/hyperkit`, `adapters/hvsock`.
  * @module
  */
-export { VirtualNetwork, type AttachOptions, type AttachError, type NetworkStats } from './virtual-network.js';
+export { VirtualNetwork, type AttachOptions, type AttachError, type LeaseInfo } from './virtual-network.js';
+export type { NetworkStats } from './network-stats.js';
 export type { NetworkOptions, Reservation, ResolvedOptions, OptionsError } from './options.js';
-export { resolveOptions, MAX_MTU } from './options.js';
+export { resolveOptions, MAX_MTU, MIN_MTU } from './options.js';
 export type { VirtualNetworkEvents, NicAttachedEvent, NicDetachedEvent, LeaseEvent, ReleaseEvent } from './events.js';
 export type { VnetError } from './errors.js';
 export { Nic, type NicStats, type NicTransport } from './nic.js';
+export type { ConditionSpec, ConditionParams, ConditionError } from './switch/condition-spec.js';
+export type { ConditionStats, ConditionSlotError } from './switch/conditioner.js';
+export { parseConditionSpec, selectsNic, type ConditionRule, type NicSelector } from './switch/condition-flag.js';
+export type { DnsQueryEvent, DnsEventAnswer, DnsAnswerSource, DnsMode, DnsServiceStats, HostResolverSetting } from './services/dns/index.js';
 export { streamLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
 export type { UnixListener, ListenError } from './transports/unix-listener.js';
 export { ManualClock, systemClock, type Clock } from './runtime/clock.js';

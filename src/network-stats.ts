@@ -10,7 +10,7 @@ import type { UdpNatStats } from './forward/udp-nat.js';
 import type { NicStats } from './nic.js';
 import type { GatewayServices } from './services/gateway-services.js';
 import type { DhcpStats } from './services/dhcp/index.js';
-import type { DnsServerStats, UpstreamStats } from './services/dns/index.js';
+import type { DnsServiceStats } from './services/dns/index.js';
 import type { GatewayStack } from './stack/gateway-stack.js';
 import type { Ipv4FragmenterStats } from './stack/ipv4-fragmenter.js';
 import type { Ipv4ReassemblyStats } from './stack/ipv4-reassembly.js';
@@ -26,7 +26,7 @@ export interface NetworkStats {
   tcp: { endpoint: TcpStats; outbound: TcpOutboundStats };
   udp: UdpNatStats;
   ipv4: { reassembly: Ipv4ReassemblyStats; fragmentation: Ipv4FragmenterStats; fragNeededSent: number };
-  dns: { server: DnsServerStats; upstream: UpstreamStats };
+  dns: DnsServiceStats;
   dhcp: DhcpStats;
   egress: EgressStats;
 }
@@ -47,7 +47,7 @@ export function collectStats(nics: NicStats[], sw: Switch, stack: GatewayStack, 
     tcp: { endpoint: stack.tcp.stats(), outbound: nat.tcpOut.stats() },
     udp: { ...nat.udpNat.stats },
     ipv4: { reassembly: { ...stack.reassembler.stats }, fragmentation: { ...stack.fragmenter.stats }, fragNeededSent: stack.pmtu.fragNeededSent },
-    dns: { server: services.dns.server.stats(), upstream: services.dns.upstream.stats() },
+    dns: services.dns.stats(),
     dhcp: { ...services.dhcp.server.stats },
     egress: { ...e, deniedByProtocol: { ...e.deniedByProtocol } },
   };

@@ -43,6 +43,11 @@ export interface NetworkOptions {
   hostNames?: string[];
   /** Names answered with the gateway address. Default `gateway.internal`. */
   gatewayNames?: string[];
+  /**
+   * Answer A/AAAA from the host's own resolver (getaddrinfo: /etc/hosts, nsswitch, split/VPN DNS)
+   * instead of the upstreams. `'auto'` (default): on for macOS and Windows, off on Linux.
+   */
+  hostResolver?: 'auto' | boolean;
   /** Domain name handed out by DHCP (option 15). */
   domain?: string;
   /** Search domains handed out by DHCP (option 119). */
@@ -92,6 +97,7 @@ export interface ResolvedOptions {
   resolvConfPath: string | undefined;
   hostNames: string[] | undefined;
   gatewayNames: string[] | undefined;
+  hostResolver: 'auto' | boolean;
   domain: string | undefined;
   searchDomains: string[];
   reservations: ResolvedReservation[];
@@ -151,6 +157,8 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
   if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) return bad('mtu', `must be an integer from ${MIN_MTU} to ${MAX_MTU}, got ${o.mtu}`);
   if (o.egressMtu !== undefined && (!Number.isInteger(o.egressMtu) || o.egressMtu < 68 || o.egressMtu > 65535))
     return bad('egressMtu', `must be an integer from 68 to 65535, got ${o.egressMtu}`);
+  if (o.hostResolver !== undefined && o.hostResolver !== 'auto' && typeof o.hostResolver !== 'boolean')
+    return bad('hostResolver', `expected 'auto', true or false, got ${String(o.hostResolver)}`);
   const leaseTimeSeconds = o.leaseTimeSeconds ?? 3600;
   if (!Number.isInteger(leaseTimeSeconds) || leaseTimeSeconds < 60) return bad('leaseTimeSeconds', 'must be an integer of at least 60');
   for (const u of o.dnsUpstreams ?? []) {
@@ -198,6 +206,7 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
     resolvConfPath: o.resolvConfPath,
     hostNames: o.hostNames,
     gatewayNames: o.gatewayNames,
+    hostResolver: o.hostResolver ?? 'auto',
     domain: o.domain,
     searchDomains: o.searchDomains ?? [],
     reservations,

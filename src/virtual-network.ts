@@ -101,6 +101,8 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     if (r.isErr()) return err(r.error);
     const net = new VirtualNetwork(r.value, options.runtime ?? systemRuntime(), options.logger ?? silentLogger);
     const services = startGatewayServices(net.stack, r.value, net.runtime, net.logger, {
+      wantsDnsQueries: () => net.listenerCount('dns-query') > 0,
+      dnsQuery: (e) => net.emit('dns-query', e),
       lease: (e) => net.emit('lease', e),
       release: (e) => net.emit('release', e),
       error: (e) => net.emit('error', e),

@@ -56,6 +56,8 @@ const options = {
   search: { type: 'string', multiple: true },
   'host-names': { type: 'string' },
   'gateway-names': { type: 'string' },
+  'host-resolver': { type: 'boolean' },
+  'no-host-resolver': { type: 'boolean' },
   allow: { type: 'string', multiple: true },
   deny: { type: 'string', multiple: true },
   expose: { type: 'string', multiple: true },
@@ -112,6 +114,9 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   if (v['dns-upstream'] !== undefined) network.dnsUpstreams = v['dns-upstream'];
   if (v.domain !== undefined) network.domain = v.domain;
   if (v.search !== undefined) network.searchDomains = v.search;
+  if (v['host-resolver'] && v['no-host-resolver']) return badFlag('--host-resolver', 'give --host-resolver or --no-host-resolver, not both');
+  if (v['host-resolver']) network.hostResolver = true;
+  if (v['no-host-resolver']) network.hostResolver = false;
   // Comma lists, as vpnkit's --host-names / --gateway-names (protocols.md §4.12).
   if (v['host-names'] !== undefined) network.hostNames = v['host-names'].split(',').filter((x) => x !== '');
   if (v['gateway-names'] !== undefined) network.gatewayNames = v['gateway-names'].split(',').filter((x) => x !== '');

@@ -16,6 +16,7 @@ const USAGE = `usage: vnetkit serve (--qemu PATH | --ethernet PATH|URI | --ether
   --subnet CIDR  --gateway-ip IP  --host-ip IP  --no-host-loopback
   --lowest-ip IP  --highest-ip IP  --reserve MAC|UUID=IP  --leases FILE
   --dns-upstream IP[:PORT]  --domain NAME  --search DOMAIN  --host-names A,B  --gateway-names A,B
+  --host-resolver | --no-host-resolver   A/AAAA from the host's resolver (default: macOS/Windows only)
   --allow CIDR  --deny CIDR
   --expose [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp]  --control PATH
   --condition SELECTOR:SETTINGS   e.g. '*:latency=100ms,loss=1%,rate=50mbit' (SELECTOR: *, MAC, UUID)

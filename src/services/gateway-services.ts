@@ -14,10 +14,13 @@ import type { GatewayStack } from '../stack/gateway-stack.js';
 import { ConnectionDuplex } from '../stack/tcp/duplex.js';
 import { parseIpv4 } from '../wire/address.js';
 import { createDhcpService, type DhcpService } from './dhcp/index.js';
-import { createDnsService, type DnsService } from './dns/index.js';
+import { createDnsService, type DnsQueryEvent, type DnsService } from './dns/index.js';
 
 /** Where the services report. */
 export interface ServiceEvents {
+  /** Whether anyone listens for `dns-query` (checked per query; no event is built otherwise). */
+  wantsDnsQueries(): boolean;
+  dnsQuery(e: DnsQueryEvent): void;
   lease(e: LeaseEvent): void;
   release(e: ReleaseEvent): void;
   error(e: VnetError): void;
@@ -41,12 +44,16 @@ export function startGatewayServices(stack: GatewayStack, o: ResolvedOptions, ru
     ...(o.domain !== undefined ? { domain: o.domain } : {}),
     ...(o.dnsUpstreams !== undefined ? { upstreams: o.dnsUpstreams } : {}),
     ...(o.resolvConfPath !== undefined ? { resolvConfPath: o.resolvConfPath } : {}),
+    hostResolver: o.hostResolver,
+    logger,
     // Keep UDP answers inside one frame (DNS Flag Day's 1232, or less on a small MTU).
     server: { maxUdpResponse: Math.min(1232, o.mtu - 28) },
   });
   if (dnsR.isErr()) return err(vnetError('invalid-option', `dns: ${dnsR.error.message}`, { option: 'dns', cause: dnsR.error }));
   const dns = dnsR.value;
   for (const w of dns.warnings) logger.warn(`dns: ${w}`);
+  dns.server.wantsQueryEvents = () => events.wantsDnsQueries();
+  dns.server.onQuery = (e) => events.dnsQuery(e);
   const detachUdp = dns.server.attachUdp(stack.udp, o.gatewayIp);
   // DNS over TCP (RFC 7766) on the gateway.
   const tcp53 = stack.tcp.listen(o.gatewayIp, 53, (c) => dns.server.handleStream(new ConnectionDuplex(c)));

@@ -15,8 +15,6 @@
 import { createInterface } from 'node:readline';
 import type { Answer } from 'dns-packet';
 import type { Logger } from '../../src/logger.js';
-import type { NetworkOptions } from '../../src/options.js';
-import { createDnsService, type DnsService } from '../../src/services/dns/index.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { startTestResolver, type TestResolver } from '../harness/dns/test-resolver.js';
 
@@ -53,40 +51,21 @@ async function main(): Promise<void> {
   }
   const line = (level: string) => (message: string) => out({ event: 'log', level, message });
   const logger: Logger = { error: line('error'), warn: line('warn'), info: line('info'), debug: () => {} };
-  // `hostResolver` is passed as the facade will take it (NetworkOptions.hostResolver, docs-site/guides/dns.md).
-  const created = VirtualNetwork.create({ resolvConfPath: cfg.resolvConf, logger, hostResolver: cfg.hostResolver } as NetworkOptions);
+  const created = VirtualNetwork.create({ resolvConfPath: cfg.resolvConf, logger, hostResolver: cfg.hostResolver });
   if (created.isErr()) throw new Error(created.error.message);
   const net = created.value;
-  let dns: DnsService = net.dns;
-  let own: DnsService | undefined;
-  if (cfg.hostResolver && dns.mode !== 'host-resolver') {
-    // Until the facade passes `hostResolver` to createDnsService, a host-resolver DNS service of
-    // our own takes over UDP 53 on the gateway (UdpLayer.bind replaces the facade's handler).
-    const o = net.options;
-    const r = createDnsService(net.runtime, {
-      gatewayIp: o.gatewayIp,
-      hostAliasIp: o.hostIp,
-      resolvConfPath: cfg.resolvConf,
-      hostResolver: true,
-      logger,
-      server: { maxUdpResponse: Math.min(1232, o.mtu - 28) },
-    });
-    if (r.isErr()) throw new Error(r.error.message);
-    own = r.value;
-    own.server.attachUdp(net.udp, o.gatewayIp);
-    dns = own;
-  }
-  dns.server.onQuery = (e) => out({ event: 'dns-query', ...e });
+  const dns = net.dns;
+  // The facade's opt-in event: the DNS server builds events only while someone listens.
+  net.on('dns-query', (e) => out({ event: 'dns-query', ...e }));
   const listening = await net.listenQemu(cfg.socket);
   if (listening.isErr()) throw new Error(listening.error.message);
-  out({ event: 'ready', mode: dns.mode, describe: dns.describe(), facadeHostResolver: own === undefined });
+  out({ event: 'ready', mode: dns.mode, describe: dns.describe() });
 
   createInterface({ input: process.stdin }).on('line', (l) => {
     if (l.trim() === 'stats') out({ event: 'stats', stats: dns.stats() });
   });
   process.once('SIGTERM', () => {
     void (async () => {
-      own?.close();
       await net.close();
       await Promise.all(resolvers.map((r) => r.close()));
       process.exit(0);
