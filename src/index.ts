@@ -21,6 +21,14 @@ export type { ConditionSpec, ConditionParams, ConditionError } from './switch/co
 export type { ConditionStats, ConditionSlotError } from './switch/conditioner.js';
 export { parseConditionSpec, selectsNic, type ConditionRule, type NicSelector } from './switch/condition-flag.js';
 export type { DnsQueryEvent, DnsEventAnswer, DnsAnswerSource, DnsMode, DnsServiceStats, HostResolverSetting } from './services/dns/index.js';
+export {
+  HostInterface,
+  type HostInterfaceSpec,
+  type HostInterfaceInfo,
+  type HostInterfaceError,
+  type HostInterfaceErrorKind,
+  type HostRoute,
+} from './host-interface/index.js';
 export { streamLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
 export type { UnixListener, ListenError } from './transports/unix-listener.js';
 export { ManualClock, systemClock, type Clock } from './runtime/clock.js';

@@ -16,6 +16,16 @@ import type { EgressPolicy } from './forward/egress-policy.js';
 import { OutboundNat } from './forward/outbound-nat.js';
 import type { TcpOutbound } from './forward/tcp-outbound.js';
 import type { UdpNat } from './forward/udp-nat.js';
+import {
+  attachHostInterface as attachHi,
+  closeHostInterfaces,
+  detachHostInterface as detachHi,
+  hostInterfaceOf,
+  type HostInterface,
+  type HostInterfaceError,
+  type HostInterfaceInfo,
+  type HostInterfaceSpec,
+} from './host-interface/index.js';
 import { silentLogger, type Logger } from './logger.js';
 import { collectStats, type NetworkStats } from './network-stats.js';
 import { Nic, type NicTransport } from './nic.js';
@@ -84,6 +94,8 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   private pcap: PcapWriter | undefined;
   private closed = false;
   private nextNicSeq = 1;
+  /** This network's own close() detaches its host interface (no chaining onto close needed). */
+  readonly closesHostInterfaces = true;
 
   private constructor(options: ResolvedOptions, runtime: Runtime, logger: Logger) {
     super();
@@ -340,6 +352,26 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     return errAsync(vnetError('unsupported', `--control ${path}: the control API is not wired yet`));
   }
 
+  /**
+   * Gives the host an interface on the bridge (Linux: a TAP with an address in the subnet), so
+   * host programs reach every guest by its IP; `routes` add guest-side subnets
+   * (docs-site/guides/host-interface.md). Needs the native addon and CAP_NET_ADMIN.
+   */
+  attachHostInterface(spec: HostInterfaceSpec): ResultAsync<HostInterface, HostInterfaceError> {
+    return attachHi(this, spec);
+  }
+
+  /** Removes the host interface `name` (the device and its routes are deleted). */
+  detachHostInterface(name: string): ResultAsync<void, HostInterfaceError> {
+    return detachHi(this, name);
+  }
+
+  /** The host interface, if one is attached. */
+  hostInterfaces(): HostInterfaceInfo[] {
+    const h = hostInterfaceOf(this);
+    return h !== undefined ? [h.info()] : [];
+  }
+
   // ---- observability ---------------------------------------------------------------------------
 
   /** Starts capturing every frame crossing the switch into a pcap file (replacing any capture). */
@@ -375,6 +407,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await closeHostInterfaces(this);
     await Promise.all([...this.unixListeners].map((l) => l.close()));
     this.unixListeners.clear();
     for (const nic of [...this.nics.values()]) nic.close('network closed');

@@ -9,6 +9,7 @@ import { vnetError, type VnetError } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../logger.js';
 import type { NetworkOptions, Reservation } from '../options.js';
 import { parseConditionSpec, type ConditionRule } from '../switch/condition-flag.js';
+import { HOST_INTERFACE_FLAG_OPTIONS, hostInterfaceFromFlags, type HostInterfaceSpec } from '../host-interface/index.js';
 
 /** A parsed `--expose [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp]`. */
 export interface ExposeSpec {
@@ -28,6 +29,8 @@ export interface ServeConfig {
   ethernetConnect: string[];
   expose: ExposeSpec[];
   control: string | undefined;
+  /** `--host-interface NAME=IP/PREFIX` with its `--host-route`s. */
+  hostInterface: HostInterfaceSpec | undefined;
   /** `--condition SELECTOR:SETTINGS` rules, applied to matching NICs as they attach. */
   conditions: ConditionRule[];
   json: boolean;
@@ -63,6 +66,7 @@ const options = {
   expose: { type: 'string', multiple: true },
   control: { type: 'string' },
   condition: { type: 'string', multiple: true },
+  ...HOST_INTERFACE_FLAG_OPTIONS,
   mtu: { type: 'string' },
   'egress-mtu': { type: 'string' },
   pcap: { type: 'string' },
@@ -150,6 +154,8 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
     if (p.isErr()) return err(p.error);
     conditions.push(p.value);
   }
+  const hi = hostInterfaceFromFlags(v['host-interface'], v['host-route']);
+  if (hi.isErr()) return err(hi.error);
   const logLevel = v['log-level'] ?? 'info';
   if (!isLogLevel(logLevel)) return badFlag('--log-level', `expected error, warn, info or debug, got ${logLevel}`);
   const qemu = v.qemu ?? [];
@@ -157,5 +163,5 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   const ethernetConnect = v['ethernet-connect'] ?? [];
   if (qemu.length === 0 && ethernet.length === 0 && ethernetConnect.length === 0)
     return badFlag('--qemu', 'give at least one --qemu PATH, --ethernet PATH|URI or --ethernet-connect URI');
-  return ok({ network, qemu, ethernet, ethernetConnect, expose, control: v.control, conditions, json: v.json ?? false, logLevel });
+  return ok({ network, qemu, ethernet, ethernetConnect, expose, control: v.control, conditions, hostInterface: hi.value, json: v.json ?? false, logLevel });
 }

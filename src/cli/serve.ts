@@ -95,6 +95,10 @@ export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
     const r = await net.exposePort({ guest: e.guestIp, guestPort: e.guestPort, hostIp: e.hostIp, hostPort: e.hostPort, protocol: e.protocol });
     if (r.isErr()) return fail(r.error.message);
   }
+  if (cfg.hostInterface !== undefined) {
+    const r = await net.attachHostInterface(cfg.hostInterface);
+    if (r.isErr()) return fail(`--host-interface: ${r.error.message}`);
+  }
   if (cfg.control !== undefined) {
     const r = await net.serveControl(cfg.control);
     if (r.isErr()) return fail(r.error.message);

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { attachHostInterface, detachHostInterface, type HostInterface } from '../../src/host-interface/host-interface.js';
+import type { HostInterface } from '../../src/host-interface/host-interface.js';
 import { loadNative } from '../../src/native/index.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { runDhcp } from './harness/dhcp.js';
@@ -161,7 +161,7 @@ function innerRun(ns: string): void {
 
   test('the host pings and curls a DHCP guest at its own address; the guest reaches the host address', async () => {
     const { net, guest, guestIp, body } = await networkWithGuest();
-    const hi: HostInterface = (await attachHostInterface(net, { name: IFACE, address: `${HOST_IP}/24` }))._unsafeUnwrap();
+    const hi: HostInterface = (await net.attachHostInterface({ name: IFACE, address: `${HOST_IP}/24` }))._unsafeUnwrap();
     assert.match((await host('ip', ['-4', 'addr', 'show', 'dev', IFACE])).stdout, new RegExp(`inet ${HOST_IP.replace(/\./g, '\\.')}/24 brd 192\\.168\\.65\\.255`));
     await pingOk(guestIp);
     const got = await curl(`http://${guestIp}:8080/hello.txt`);
@@ -185,7 +185,7 @@ function innerRun(ns: string): void {
     const { net, guest, guestIp, body } = await networkWithGuest();
     await guest.exec(['ip', 'addr', 'add', '10.88.0.1/32', 'dev', 'lo']);
     const routes = [`10.88.0.0/16 via ${guestIp}`];
-    const hi = (await attachHostInterface(net, { name: IFACE, address: `${HOST_IP}/24`, routes }))._unsafeUnwrap();
+    const hi = (await net.attachHostInterface({ name: IFACE, address: `${HOST_IP}/24`, routes }))._unsafeUnwrap();
     assert.equal(hi.info().routes, routes);
     const shown = await host('ip', ['route', 'show', '10.88.0.0/16']);
     assert.match(shown.stdout, new RegExp(`via ${guestIp.replace(/\./g, '\\.')} dev ${IFACE}`));
@@ -197,10 +197,10 @@ function innerRun(ns: string): void {
 
   test('detaching removes the device and its routes; the guest is unreachable from the host again', async () => {
     const { net, guestIp } = await networkWithGuest();
-    (await attachHostInterface(net, { name: IFACE, address: `${HOST_IP}/24`, routes: [`10.88.0.0/16 via ${guestIp}`] }))._unsafeUnwrap();
+    (await net.attachHostInterface({ name: IFACE, address: `${HOST_IP}/24`, routes: [`10.88.0.0/16 via ${guestIp}`] }))._unsafeUnwrap();
     await pingOk(guestIp);
     assert.ok(await linkShown(IFACE));
-    (await detachHostInterface(net, IFACE))._unsafeUnwrap();
+    (await net.detachHostInterface(IFACE))._unsafeUnwrap();
     assert.not.ok(await linkShown(IFACE), 'ip link show fails after detaching');
     assert.is((await host('ip', ['route', 'show', '10.88.0.0/16'])).stdout.trim(), '');
     assert.is((await host('ping', ['-c', '1', '-W', '1', guestIp])).exitCode === 0, false, 'no route to the guest any more');
@@ -210,7 +210,7 @@ function innerRun(ns: string): void {
 
   test('closing the network removes the device too', async () => {
     const { net, guestIp } = await networkWithGuest();
-    (await attachHostInterface(net, { name: IFACE, address: `${HOST_IP}/24` }))._unsafeUnwrap();
+    (await net.attachHostInterface({ name: IFACE, address: `${HOST_IP}/24` }))._unsafeUnwrap();
     await pingOk(guestIp);
     await net.close();
     assert.not.ok(await linkShown(IFACE), 'ip link show fails after the network closed');
@@ -219,11 +219,11 @@ function innerRun(ns: string): void {
   test('real failures: name taken, address held by a guest, a LAN already on the subnet, no CAP_NET_ADMIN', async () => {
     const { net, guestIp } = await networkWithGuest();
     await host('ip', ['link', 'add', 'vnk-taken', 'type', 'bridge']);
-    const taken = (await attachHostInterface(net, { name: 'vnk-taken', address: `${HOST_IP}/24` }))._unsafeUnwrapErr();
+    const taken = (await net.attachHostInterface({ name: 'vnk-taken', address: `${HOST_IP}/24` }))._unsafeUnwrapErr();
     assert.is(taken.kind, 'interface-exists', taken.message);
     await host('ip', ['link', 'del', 'vnk-taken']);
 
-    const held = (await attachHostInterface(net, { name: IFACE, address: `${guestIp}/24` }))._unsafeUnwrapErr();
+    const held = (await net.attachHostInterface({ name: IFACE, address: `${guestIp}/24` }))._unsafeUnwrapErr();
     assert.is(held.kind, 'address-in-use', held.message);
     assert.not.ok(await linkShown(IFACE), 'nothing was created');
 
@@ -232,7 +232,7 @@ function innerRun(ns: string): void {
     await host('ip', ['addr', 'add', '192.168.65.200/24', 'dev', 'vnk-lan']);
     await host('ip', ['link', 'set', 'vnk-lan', 'up']);
     await host('ip', ['link', 'set', 'vnk-lan-p', 'up']);
-    const conflict = (await attachHostInterface(net, { name: IFACE, address: `${HOST_IP}/24` }))._unsafeUnwrapErr();
+    const conflict = (await net.attachHostInterface({ name: IFACE, address: `${HOST_IP}/24` }))._unsafeUnwrapErr();
     await host('ip', ['link', 'del', 'vnk-lan']);
     assert.is(conflict.kind, 'subnet-conflict', conflict.message);
     assert.match(conflict.message, /through vnk-lan/);
@@ -244,7 +244,7 @@ function innerRun(ns: string): void {
       `const { VirtualNetwork } = await import(${JSON.stringify(join(ROOT, 'src/virtual-network.ts'))});`,
       `const { attachHostInterface } = await import(${JSON.stringify(join(ROOT, 'src/host-interface/host-interface.ts'))});`,
       'const net = VirtualNetwork.create()._unsafeUnwrap();',
-      `const r = await attachHostInterface(net, { name: '${IFACE}', address: '${HOST_IP}/24' });`,
+      `const r = await net.attachHostInterface({ name: '${IFACE}', address: '${HOST_IP}/24' });`,
       'console.log(JSON.stringify(r.isErr() ? r.error : { ok: true }));',
       'await net.close(); process.exit(0);',
     ].join('\n');
