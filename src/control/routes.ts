@@ -54,16 +54,20 @@ function leasesRoute(api: ControlApi): RouteHandler {
   };
 }
 
-/** Every control route of a network. */
-export function controlRoutes(api: ControlApi): Routes {
+/**
+ * Every control route of a network. `more` mounts other services' routes beside them (e.g.
+ * `hostInterfaceRoutes(...)`); a later route with the same method and path replaces an earlier one.
+ */
+export function controlRoutes(api: ControlApi, more: Iterable<[string, RouteHandler]> = []): Routes {
   return new Map<string, RouteHandler>([
     ...forwarderRoutes(api),
     ['GET /leases', leasesRoute(api)],
     ['GET /stats', () => ({ status: 200, body: api.stats() })],
+    ...more,
   ]);
 }
 
-/** Serves the control API of `api` on a Unix socket at `path` (a stale socket file is replaced). */
-export function serveControl(path: string, api: ControlApi): ResultAsync<ControlServer, VnetError<'listen-failed'>> {
-  return serveHttp(path, controlRoutes(api));
+/** Serves the control API of `api` (plus `more` routes) on a Unix socket at `path` (a stale socket file is replaced). */
+export function serveControl(path: string, api: ControlApi, more: Iterable<[string, RouteHandler]> = []): ResultAsync<ControlServer, VnetError<'listen-failed'>> {
+  return serveHttp(path, controlRoutes(api, more));
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { errAsync } from 'neverthrow';
 import { forwarderRoutes, splitHostPort, toForwardEntry } from '../../src/control/forwarder-routes.js';
 import type { ControlServer } from '../../src/control/http-server.js';
-import { serveControl, type ControlApi } from '../../src/control/routes.js';
+import { controlRoutes, serveControl, type ControlApi } from '../../src/control/routes.js';
 import type { ExposeErrorKind, LeaseInfo } from '../../src/forward/expose-spec.js';
 import { PortForwarder } from '../../src/forward/port-forwarder.js';
 import { vnetError } from '../../src/errors.js';
@@ -297,6 +297,13 @@ other('GET /stats returns what the network reports', async () => {
   } finally {
     await f.close();
   }
+});
+
+other('other services mount their routes beside these', async () => {
+  const api: ControlApi = { exposePort: () => assert.unreachable() as never, unexposePort: () => assert.unreachable() as never, listExposed: () => [], leases: () => [], stats: () => ({}) };
+  const routes = controlRoutes(api, [['GET /host-interface', () => ({ status: 200, body: [] })]]);
+  assert.equal([...routes.keys()].sort(), ['GET /host-interface', 'GET /leases', 'GET /services/forwarder/all', 'GET /stats', 'POST /services/forwarder/expose', 'POST /services/forwarder/unexpose']);
+  assert.equal(await routes.get('GET /host-interface')!({ method: 'GET', path: '/host-interface', query: new URLSearchParams(), body: undefined }), { status: 200, body: [] });
 });
 
 fwdApi.run();
