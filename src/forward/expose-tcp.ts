@@ -115,7 +115,8 @@ export class ExposeTcp implements FlowOwner {
   private closed = false;
   private readonly defer: (fn: () => void) => void;
   private readonly flushFn = (): void => this.flush();
-  private readonly what: string;
+  /** The port for log lines (`127.0.0.1:2222/tcp -> 192.168.65.2:22`), with a port 0 resolved once bound. */
+  private what: string;
   private readonly pipe: boolean;
 
   constructor(
@@ -134,6 +135,7 @@ export class ExposeTcp implements FlowOwner {
     const bound = this.p.protocol === 'unix' ? listenUnixStream(this.p, onConnection) : listenTcp(this.p, onConnection);
     return bound.map((b) => {
       this.binding = b;
+      this.what = `${describeHostEnd({ ...this.p, hostPort: b.port })} -> ${formatIpv4(this.p.guestIp)}:${this.p.guestPort}`;
       return b.port;
     });
   }

@@ -134,7 +134,8 @@ export class ExposeUdp {
   private readonly maxFlows: number;
   private readonly resolveWaitMs: number;
   private readonly c: ExposeUdpCounters;
-  private readonly what: string;
+  /** The port for log lines (`127.0.0.1:2222/tcp -> 192.168.65.2:22`), with a port 0 resolved once bound. */
+  private what: string;
 
   constructor(
     private readonly p: ResolvedExpose,
@@ -151,6 +152,7 @@ export class ExposeUdp {
   start(): ResultAsync<number, ExposeError> {
     return bindUdp(this.p, (m, from, s) => this.fromHost(m, from, s)).map((b) => {
       this.binding = b;
+      this.what = `${describeHostEnd({ ...this.p, hostPort: b.port })} -> ${formatIpv4(this.p.guestIp)}:${this.p.guestPort}`;
       return b.port;
     });
   }

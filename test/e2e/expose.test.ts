@@ -1,9 +1,10 @@
 /**
  * Issue "Exposing guest ports on the host", end to end: a Linux kernel in a network namespace
  * (attached through the QEMU-stream listener of a real VirtualNetwork) runs busybox httpd, nc,
- * socat and a few lines of Python; host clients on 127.0.0.1 reach them through exposed ports. 100 parallel clients, 100 MiB
- * each way with matching sha256, half-close both ways, UDP round trip, unexpose with a live
- * connection, a taken host port, a closed guest port. Needs root on Linux; skipped otherwise.
+ * socat and a few lines of Python; host clients on 127.0.0.1 reach them through exposed ports.
+ * 100 parallel clients, 100 MiB each way with matching sha256, half-close both ways, UDP round
+ * trip, unexpose with a live connection, a taken host port, a closed guest port, an address no
+ * guest has. Needs root on Linux; skipped otherwise.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
@@ -259,6 +260,33 @@ it('a host port already taken fails cleanly naming it; a closed guest port reset
   assert.is(c.error, 'ECONNRESET');
   const st = f.stats().tcp;
   assert.equal([st.refused, st.timedOut], [1, 0], 'the guest answered RST; no timeout was needed');
+});
+
+it('an address no guest has: the host client is reset after the bounded wait, and the log says why', async () => {
+  await setup();
+  const n = net!;
+  const lines: string[] = [];
+  const f = new PortForwarder({
+    endpoint: n.tcp,
+    udp: n.udp,
+    gatewayIp: n.options.gatewayIp,
+    runtime: n.runtime,
+    logger: { error: () => {}, warn: (m) => lines.push(m), info: () => {}, debug: () => {} },
+    leases: () => n.leases(),
+    isGuestAddress: (a) => n.gateway.isGuestAddress(a),
+    neighbourKnown: (a) => n.neighbours.lookup(a) >= 0,
+    connectTimeoutMs: 2000,
+  });
+  try {
+    const h = (await f.expose({ guest: '192.168.65.77', guestPort: 22, hostPort: 0 }))._unsafeUnwrap();
+    const c = client(h.hostPort!);
+    await waitUntil('the client to be reset', () => c.closed, { timeoutMs: 20_000 });
+    assert.is(c.error, 'ECONNRESET');
+    assert.equal([f.stats().tcp.timedOut, f.stats().tcp.refused], [1, 0]);
+    assert.equal(lines, [`127.0.0.1:${h.hostPort}/tcp -> 192.168.65.77:22: client refused: no ARP answer from 192.168.65.77: no guest has that address`]);
+  } finally {
+    await f.close();
+  }
 });
 
 test.run();
