@@ -109,6 +109,7 @@ interface Fixture {
   dir: string;
   probeBin: string;
   echoPort: number;
+  closePort: number;
   iperfPort: number;
   vnetkit: VnetkitCommand;
 }
@@ -124,7 +125,10 @@ async function runGroup(f: Fixture, o: BenchOptions, kind: PeerKind, mtu: number
     const guest = await createBenchGuest(peer, mtu, f.probeBin, f.echoPort);
     try {
       results.add(kind, mtu, 'mem.idle', readMemory(peer.pid).rssMiB);
-      const ctx = { guest, peer, probeBin: f.probeBin, echoPort: f.echoPort, iperfPort: f.iperfPort, seconds: o.seconds, parallel: o.parallel, syscalls: o.syscalls };
+      const ctx = {
+        ...{ guest, peer, probeBin: f.probeBin, echoPort: f.echoPort, closePort: f.closePort, iperfPort: f.iperfPort },
+        ...{ seconds: o.seconds, parallel: o.parallel, syscalls: o.syscalls },
+      };
       for (const test of o.tests) {
         const r = await runWorkload(test, ctx);
         for (const [k, value] of Object.entries(r.metrics)) results.add(kind, mtu, k, value);
@@ -178,11 +182,13 @@ async function main(): Promise<number> {
     const { warnings } = prepared;
     const vnetkit = { ...prepared.command, nodeArgs: [...o.nodeArgs, ...prepared.command.nodeArgs] };
     if (warnings) console.error(`note: tsc reported type errors; the emitted JavaScript is measured anyway:\n${warnings.slice(0, 2000)}`);
-    const echo = await startEchoServer(probeBin);
+    const echo = await startEchoServer(probeBin, false);
     stops.push(echo.stop);
+    const closing = await startEchoServer(probeBin, true);
+    stops.push(closing.stop);
     const iperfPort = await freeLoopbackPort();
     if (needIperf) stops.push((await startIperfServer(iperfPort)).stop);
-    const f: Fixture = { dir, probeBin, echoPort: echo.port, iperfPort, vnetkit };
+    const f: Fixture = { dir, probeBin, echoPort: echo.port, closePort: closing.port, iperfPort, vnetkit };
 
     const results = new Results();
     const runs = o.profile ? 1 : o.runs;

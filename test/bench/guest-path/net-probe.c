@@ -1,11 +1,13 @@
 /*
  * net-probe: the small TCP programs of the guest-path benchmark (guest-path.bench.ts).
  *
- *   net-probe server             echo server on 127.0.0.1, ephemeral port; prints "port N"
+ *   net-probe server [close]     echo server on 127.0.0.1, ephemeral port; prints "port N".
+ *                                With `close` it closes each connection after the echo.
  *   net-probe crr HOST PORT SECONDS PARALLEL
  *                                connections per second: each of PARALLEL slots loops
- *                                connect, send 1 byte, read 1 byte back, close (netperf's
- *                                TCP_CRR). Prints one JSON line.
+ *                                connect, send 1 byte, read the echo and the server's close,
+ *                                close (netperf's TCP_CRR). Needs `server close`. Prints one
+ *                                JSON line.
  *   net-probe rr HOST PORT SECONDS
  *                                request/response rate: one connection, 1-byte ping-pong
  *                                (netperf's TCP_RR), TCP_NODELAY. Prints one JSON line.
@@ -15,7 +17,11 @@
  * handful of connections per test. Here one process keeps PARALLEL non-blocking connects in
  * flight with epoll, so the figure is the network's, not the client's. The 1-byte exchange
  * proves every connection reached the host server (a connect-first peer only answers the
- * SYN once its host-side connect succeeded), and the client closes first, as HTTP/1.0 does.
+ * SYN once its host-side connect succeeded). The server closes first, as an HTTP/1.0 server
+ * does. That also keeps TIME_WAIT on the server's side: had the peer's host socket closed
+ * first, tens of thousands of TIME_WAIT sockets would hold the host's ephemeral ports, and
+ * each further connect() of the peer would crawl through the port range (passt fell from
+ * ~3000 to ~130 connections/s once the first 28000 were used up).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -62,7 +68,7 @@ static struct sockaddr_in parse_addr(const char *host, const char *port) {
 
 /* ---- server: echo everything back; close on EOF ------------------------------------------ */
 
-static _Noreturn void server(void) {
+static _Noreturn void server(int close_after_echo) {
 	int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 	if (ls < 0) die("socket");
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -96,16 +102,16 @@ static _Noreturn void server(void) {
 			ssize_t r = read(fd, buf, sizeof buf);
 			if (r < 0 && errno == EAGAIN) continue;
 			/* Echo; the probes send 1 byte at a time, so a short write means a broken peer. */
-			if (r <= 0 || write(fd, buf, (size_t)r) != r) close(fd); /* close() also leaves epoll */
+			if (r <= 0 || write(fd, buf, (size_t)r) != r || close_after_echo) close(fd); /* also leaves epoll */
 		}
 	}
 }
 
-/* ---- crr: connect, 1-byte request, 1-byte response, close -------------------------------- */
+/* ---- crr: connect, 1-byte request, 1-byte response, server closes, close ------------------ */
 
 enum slot_state { CONNECTING, WAITING };
 
-static int open_conn(int ep, const struct sockaddr_in *sa, int slot, long *errors) {
+static void open_conn(int ep, const struct sockaddr_in *sa, int slot, long *errors) {
 	for (;;) {
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) die("socket");
@@ -118,7 +124,7 @@ static int open_conn(int ep, const struct sockaddr_in *sa, int slot, long *error
 		}
 		struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = (uint64_t)slot << 32 | (uint32_t)fd};
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
-		return fd;
+		return;
 	}
 }
 
@@ -126,8 +132,9 @@ static int crr(const struct sockaddr_in *sa, double seconds, int parallel) {
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) die("epoll_create1");
 	enum slot_state state[MAX_PARALLEL];
+	int got[MAX_PARALLEL];
 	long done = 0, errors = 0;
-	for (int s = 0; s < parallel; s++) open_conn(ep, sa, s, &errors), state[s] = CONNECTING;
+	for (int s = 0; s < parallel; s++) open_conn(ep, sa, s, &errors), state[s] = CONNECTING, got[s] = 0;
 	double t0 = now_s(), end = t0 + seconds, t = t0;
 	struct epoll_event evs[MAX_EVENTS];
 	while (t < end) {
@@ -135,19 +142,22 @@ static int crr(const struct sockaddr_in *sa, double seconds, int parallel) {
 		if (n < 0 && errno == EINTR) continue;
 		if (n < 0) die("epoll_wait");
 		for (int i = 0; i < n; i++) {
-			int fd = (int)(uint32_t)evs[i].data.u64, s = (int)(evs[i].data.u64 >> 32);
-			char b = 'x';
-			int ok = !(evs[i].events & (EPOLLERR | EPOLLHUP));
-			if (ok && state[s] == CONNECTING) {
-				if (write(fd, &b, 1) == 1) {
+			int fd = (int)(uint32_t)evs[i].data.u64, s = (int)(evs[i].data.u64 >> 32), ok = 1;
+			char b[2] = {'x', 0};
+			if (state[s] == CONNECTING) {
+				if (!(evs[i].events & (EPOLLERR | EPOLLHUP)) && write(fd, b, 1) == 1) {
 					struct epoll_event ev = {.events = EPOLLIN, .data = evs[i].data};
 					epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
-					state[s] = WAITING;
+					state[s] = WAITING, got[s] = 0;
 					continue;
 				}
 				ok = 0;
-			} else if (ok) {
-				ok = read(fd, &b, 1) == 1;
+			} else {
+				/* The echo, then the server's FIN (read() == 0); data and EOF may come in one wakeup. */
+				ssize_t r;
+				while ((r = read(fd, b, sizeof b)) > 0) got[s] += (int)r;
+				if (r < 0 && errno == EAGAIN) continue;
+				ok = r == 0 && got[s] == 1;
 				if (ok) done++;
 			}
 			if (!ok) errors++;
@@ -184,7 +194,8 @@ static int rr(const struct sockaddr_in *sa, double seconds) {
 
 int main(int argc, char **argv) {
 	signal(SIGPIPE, SIG_IGN);
-	if (argc == 2 && !strcmp(argv[1], "server")) server();
+	if (argc == 2 && !strcmp(argv[1], "server")) server(0);
+	if (argc == 3 && !strcmp(argv[1], "server") && !strcmp(argv[2], "close")) server(1);
 	if (argc == 6 && !strcmp(argv[1], "crr")) {
 		int parallel = atoi(argv[5]);
 		if (parallel < 1 || parallel > MAX_PARALLEL) {
@@ -198,6 +209,6 @@ int main(int argc, char **argv) {
 		struct sockaddr_in sa = parse_addr(argv[2], argv[3]);
 		return rr(&sa, atof(argv[4]));
 	}
-	fprintf(stderr, "usage: net-probe server | crr HOST PORT SECONDS PARALLEL | rr HOST PORT SECONDS\n");
+	fprintf(stderr, "usage: net-probe server [close] | crr HOST PORT SECONDS PARALLEL | rr HOST PORT SECONDS\n");
 	return 2;
 }

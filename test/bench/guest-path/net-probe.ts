@@ -33,9 +33,12 @@ export async function buildNetProbe(dir: string): Promise<string> {
   return bin;
 }
 
-/** Starts the echo server on 127.0.0.1 (ephemeral port). */
-export async function startEchoServer(bin: string): Promise<{ port: number; stop(): void }> {
-  const child = spawn(bin, ['server'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts an echo server on 127.0.0.1 (ephemeral port). With `closeAfterEcho` it closes each
+ * connection after the echo, as `crr` wants (see net-probe.c for why the server closes first).
+ */
+export async function startEchoServer(bin: string, closeAfterEcho: boolean): Promise<{ port: number; stop(): void }> {
+  const child = spawn(bin, closeAfterEcho ? ['server', 'close'] : ['server'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => void (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => void (out += c.toString()));
@@ -53,7 +56,7 @@ async function runProbe(guest: Guest, args: string[], seconds: number): Promise<
   return { perSecond: j.transactions / j.seconds, transactions: j.transactions, errors: j.errors };
 }
 
-/** Connections per second: `parallel` loops of connect, 1-byte request, 1-byte reply, close. */
+/** Connections per second: `parallel` loops of connect, 1-byte request, 1-byte reply, server's close, close. Needs a closing server. */
 export function runCrr(guest: Guest, bin: string, target: string, port: number, seconds: number, parallel: number): Promise<RateResult> {
   return runProbe(guest, [bin, 'crr', target, String(port), String(seconds), String(parallel)], seconds);
 }

@@ -22,7 +22,10 @@ export interface WorkloadContext {
   readonly guest: Guest;
   readonly peer: Peer;
   readonly probeBin: string;
+  /** Echo server that keeps connections open (`rr`). */
   readonly echoPort: number;
+  /** Echo server that closes after the echo (`crr`, `crrp`). */
+  readonly closePort: number;
   readonly iperfPort: number;
   readonly seconds: number;
   /** Connections kept in flight by `crrp`. */
@@ -78,7 +81,7 @@ export async function runWorkload(test: TestName, c: WorkloadContext): Promise<W
   const { value: r, cpu, syscalls } = await measured(c, () =>
     test === 'rr'
       ? runRr(c.guest, c.probeBin, c.peer.target, c.echoPort, c.seconds)
-      : runCrr(c.guest, c.probeBin, c.peer.target, c.echoPort, c.seconds, test === 'crr' ? 1 : c.parallel),
+      : runCrr(c.guest, c.probeBin, c.peer.target, c.closePort, c.seconds, test === 'crr' ? 1 : c.parallel),
   );
   const perK = (1e6 * total(cpu)) / r.transactions; // CPU ms per 1000 transactions
   return {
