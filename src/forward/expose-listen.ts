@@ -15,7 +15,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { errAsync, okAsync, ResultAsync } from 'neverthrow';
+import { errAsync, ResultAsync } from 'neverthrow';
 import { vnetError } from '../errors.js';
 import { bindError, describeHostEnd, type ExposeError, type ResolvedExpose } from './expose-spec.js';
 
@@ -155,7 +155,8 @@ export function listenUnixStream(p: ResolvedExpose, onConnection: (s: Socket) =>
 }
 
 /** Stops listening; for a Unix socket also unlinks its file. Accepted connections are the caller's. */
-export function closeServers(b: HostBinding<Server>, unixPath?: string): ResultAsync<void, never> {
+export function closeServers(b: HostBinding<Server>, unixPath?: string): void {
+  // Not waiting for close's callback: it waits for accepted connections, which the caller ends.
   for (const s of b.sockets) s.close();
   if (unixPath !== undefined) {
     try {
@@ -164,5 +165,4 @@ export function closeServers(b: HostBinding<Server>, unixPath?: string): ResultA
       // already gone
     }
   }
-  return okAsync(undefined);
 }

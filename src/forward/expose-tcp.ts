@@ -149,7 +149,7 @@ export class ExposeTcp implements FlowOwner {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.binding !== undefined) await closeServers(this.binding, this.p.protocol === 'unix' ? this.p.hostPath : undefined);
+    if (this.binding !== undefined) closeServers(this.binding, this.p.protocol === 'unix' ? this.p.hostPath : undefined);
     for (const pc of [...this.pending]) {
       this.pending.delete(pc);
       this.o.runtime.scheduler.disarm(pc.timer);
