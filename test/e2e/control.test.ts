@@ -148,7 +148,7 @@ it('curl drives expose, all, leases, stats and unexpose on the control socket', 
 function facadeWired(): Promise<boolean> {
   const probe = VirtualNetwork.create({ allow: ['127.0.0.0/8'] })._unsafeUnwrap();
   return Promise.resolve(probe.exposePort({ guest: '192.168.65.2', guestPort: 1, hostIp: '127.0.0.1', hostPort: 0, protocol: 'tcp' }))
-    .then((r) => r.isOk() || r.error.kind !== 'unsupported')
+    .then((r) => r.isOk() || (r.error.kind as string) !== 'unsupported')
     .finally(() => probe.close());
 }
 
