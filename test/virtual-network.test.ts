@@ -55,7 +55,7 @@ test('dns-query events reach listeners, and a built-in name is answered locally'
   const reply = nic.take().find((f) => f.readUInt16BE(34) === 53);
   assert.ok(reply, 'an answer came back');
   const ans = dnsPacket.decode(reply!.subarray(42));
-  assert.equal(ans.answers?.map((a) => a.data), ['192.168.65.254']);
+  assert.equal(ans.answers?.map((a) => (a as { data: unknown }).data), ['192.168.65.254']);
   assert.is(events.length, 1);
   assert.is(events[0]!.name, 'host.internal');
   assert.is(events[0]!.via, 'local');
@@ -77,6 +77,17 @@ test('close is idempotent and refuses new listeners afterwards', async () => {
   await net.close();
   const r = await net.listenQemu('/tmp/vnk-never.sock');
   assert.is(r._unsafeUnwrapErr().kind, 'network-closed');
+});
+
+test('with the host-loopback alias disabled the network starts and host names do not resolve', async () => {
+  const { net, nic, send } = make({ hostIp: false });
+  assert.is(net.options.hostIp, -1);
+  send(udpPacket(GW_MAC, G1, '192.168.65.10', 5353, '192.168.65.1', 53, query('host.internal')));
+  await new Promise((r) => setImmediate(r));
+  const reply = nic.take().find((f) => f.readUInt16BE(34) === 53);
+  assert.ok(reply);
+  assert.is(dnsPacket.decode(reply!.subarray(42)).answers?.length ?? 0, 0);
+  await net.close();
 });
 
 test.run();

@@ -21,7 +21,7 @@ import { formatVsockUri, type VsockAddress } from './uri.js';
 export interface NativeProviderOptions {
   /** listen() backlog; default 16. */
   readonly backlog?: number;
-  /** Addon loader (tests inject failures); default {@link loadNative}. */
+  /** Addon loader (tests inject failures); default `loadNative` (src/native). */
   readonly load?: () => Result<NativeAddon, NativeUnavailable>;
 }
 

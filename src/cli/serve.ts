@@ -5,10 +5,31 @@
  */
 import { serveEthernet } from '../../adapters/hvsock/ethernet.js';
 import { streamLogger } from '../logger.js';
+import { keepProcessAlive } from '../runtime/keep-alive.js';
 import { selectsNic, type ConditionRule } from '../switch/condition-flag.js';
 import { parseMac } from '../wire/address.js';
 import { VirtualNetwork } from '../virtual-network.js';
 import type { ServeConfig } from './flags.js';
+
+/** The command-line flag behind each network option, for error messages. */
+const FLAG_OF_OPTION: Record<string, string> = {
+  subnet: '--subnet',
+  gatewayIp: '--gateway-ip',
+  hostIp: '--host-ip',
+  lowestIp: '--lowest-ip',
+  highestIp: '--highest-ip',
+  mtu: '--mtu',
+  egressMtu: '--egress-mtu',
+  dnsUpstreams: '--dns-upstream',
+  dns: '--dns-upstream',
+  reservations: '--reserve',
+  leasesFile: '--leases',
+  dhcp: '--reserve',
+  allow: '--allow',
+  deny: '--deny',
+  pcap: '--pcap',
+  hostResolver: '--host-resolver',
+};
 
 /** Output streams and process hooks, injectable for tests. */
 export interface ServeIo {
@@ -23,7 +44,10 @@ export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
   const logger = streamLogger(cfg.logLevel, io.err);
   const created = VirtualNetwork.create({ ...cfg.network, logger });
   if (created.isErr()) {
-    io.err.write(`vnetkit: ${created.error.message}\n`);
+    // Name the flag the user typed, not the option field behind it (cli.md: bad flags are named).
+    const e = created.error;
+    const flag = 'option' in e ? FLAG_OF_OPTION[String((e as { option: unknown }).option)] : undefined;
+    io.err.write(`vnetkit: ${flag !== undefined ? `${flag}: ${e.message.replace(/^[\w]+: /, '')}` : e.message}\n`);
     return 2;
   }
   const net = created.value;
@@ -106,9 +130,12 @@ export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
 
   const sockets = { qemu: cfg.qemu, ethernet: [...cfg.ethernet, ...cfg.ethernetConnect], ...(cfg.control !== undefined ? { control: cfg.control } : {}) };
   if (cfg.json) emit('ready', sockets);
-  else io.out.write(`vnetkit ready: gateway ${net.gatewayAddress}, listening on ${[...cfg.qemu, ...cfg.ethernet, ...cfg.ethernetConnect].join(', ')}\n`);
+  else io.out.write(`vnetkit ready: gateway ${net.gatewayAddress}, serving ${[...cfg.qemu, ...cfg.ethernet, ...cfg.ethernetConnect].join(', ')}\n`);
 
+  // Hold the process open even when nothing else does (e.g. only --ethernet-connect dialling).
+  const release = keepProcessAlive();
   const signal = await new Promise<string>((resolve) => io.onSignal(resolve));
+  release();
   logger.info(`${signal}: shutting down`);
   for (const e of ethernet) await e.close();
   await net.close();

@@ -108,7 +108,7 @@ function stateOf(net: HostInterfaceNetwork): NetState {
   return s;
 }
 
-/** A TAP on the host, attached to a network's bridge. Made by {@link attachHostInterface}. */
+/** A TAP on the host, attached to a network's bridge. Made by `VirtualNetwork.attachHostInterface`. */
 export class HostInterface {
   private closing: Promise<void> | undefined;
   private released = false;

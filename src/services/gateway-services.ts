@@ -4,6 +4,8 @@
  * the facade.
  * @module
  */
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { vnetError, type VnetError } from '../errors.js';
 import type { LeaseEvent, ReleaseEvent } from '../events.js';
@@ -58,6 +60,16 @@ export function startGatewayServices(stack: GatewayStack, o: ResolvedOptions, ru
   // DNS over TCP (RFC 7766) on the gateway.
   const tcp53 = stack.tcp.listen(o.gatewayIp, 53, (c) => dns.server.handleStream(new ConnectionDuplex(c)));
 
+  if (o.leasesFile !== undefined) {
+    // Fail at start, not at the first lease, when the leases file can never be written.
+    const dir = dirname(o.leasesFile);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+      detachUdp();
+      tcp53.close();
+      dns.close();
+      return err(vnetError('invalid-option', `leasesFile: directory ${dir} does not exist`, { option: 'leasesFile' }));
+    }
+  }
   const dhcpR = createDhcpService({
     runtime,
     udp: stack.udp,

@@ -233,7 +233,7 @@ export interface ConditionHost {
   switchInput: FrameSink;
 }
 
-/** Errors of {@link ConditionSlot.condition}. */
+/** Errors of `ConditionSlot.condition` (what `Nic.condition` returns). */
 export type ConditionSlotError = ConditionError | VnetError<'nic-detached'>;
 
 const zeroStats = (): ConditionDirectionStats => ({

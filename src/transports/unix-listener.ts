@@ -11,7 +11,7 @@ import { describeError, vnetError, type VnetError } from '../errors.js';
 /** Longest Unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
 export const MAX_UNIX_PATH = 107;
 
-/** Errors of {@link listenUnix}. */
+/** Errors of `listenUnix` (a socket path that cannot be bound). */
 export type ListenError = VnetError<'listen-failed'> & { path: string };
 
 /** A listening Unix socket. */

@@ -61,7 +61,7 @@ export interface LocalRecordView {
 export interface LocalRecordsOptions {
   /** The gateway's address (u32 or dotted quad). */
   readonly gatewayIp: number | string;
-  /** The host-loopback alias (u32 or dotted quad). */
+  /** The host-loopback alias (u32 or dotted quad); -1 when the alias is disabled (host names then do not resolve). */
   readonly hostAliasIp: number | string;
   /** Names answered with the alias (default `host.internal`, `host.docker.internal`; cli.md). */
   readonly hostNames?: readonly string[];
@@ -107,11 +107,15 @@ export class LocalRecords {
   /** Builds the store; fails on an unparsable address or an invalid built-in name. */
   static create(opts: LocalRecordsOptions): Result<LocalRecords, DnsRecordError> {
     const gw = toIp(opts.gatewayIp);
-    const alias = toIp(opts.hostAliasIp);
+    // With the alias disabled (`hostLoopback: false`) nothing on the guest side reaches the host, so
+    // the host names are not answered at all rather than pointing at an address nobody owns.
+    const noAlias = opts.hostAliasIp === -1;
+    const alias = noAlias ? -1 : toIp(opts.hostAliasIp);
     if (gw === undefined) return err(vnetError('dns-bad-record', `gateway address ${String(opts.gatewayIp)} is not IPv4`, { name: 'gatewayIp' }));
     if (alias === undefined) return err(vnetError('dns-bad-record', `host alias ${String(opts.hostAliasIp)} is not IPv4`, { name: 'hostAliasIp' }));
     const r = new LocalRecords();
-    for (const [names, ip] of [[opts.hostNames ?? DEFAULT_HOST_NAMES, alias], [opts.gatewayNames ?? DEFAULT_GATEWAY_NAMES, gw]] as const) {
+    const sets = noAlias ? ([[opts.gatewayNames ?? DEFAULT_GATEWAY_NAMES, gw]] as const) : ([[opts.hostNames ?? DEFAULT_HOST_NAMES, alias], [opts.gatewayNames ?? DEFAULT_GATEWAY_NAMES, gw]] as const);
+    for (const [names, ip] of sets) {
       for (const n of names) {
         const k = normalizeName(n);
         if (k.isErr()) return err(k.error);
