@@ -11,11 +11,18 @@
  * written once per turn. The connection's receive backlog is the batch plus the socket's
  * `writableLength`, so a host that stops reading closes the guest's window instead of growing
  * memory. Guest FIN becomes `socket.end()` after the batch; the host may keep sending.
+ *
+ * Nothing here ends an idle flow: an ESTABLISHED flow lives as long as both ends keep it (user-needs
+ * row 12: vpnkit's 300 s idle cut broke X11, Xdebug and database sessions). The owner may arm
+ * {@link TcpFlow.idleTimer} when an idle timeout was asked for; a flow it cuts is reset both ways,
+ * because a FIN would tell either application that its peer ended cleanly.
  * @module
  */
 import type { Socket } from 'node:net';
+import type { Timer } from '../runtime/scheduler.js';
 import type { CloseReason, Connection } from '../stack/tcp/connection.js';
 import type { SynRequest } from '../stack/tcp/syn-request.js';
+import type { FlowCloseReason, FlowHandle } from './flow-events.js';
 
 /** What a flow reports to its owner. */
 export interface FlowOwner {
@@ -47,6 +54,15 @@ export class TcpFlow {
   closed = false;
   bytesToGuest = 0;
   bytesToHost = 0;
+  /**
+   * Why the owner or the host ended the flow, when it was not the guest's TCP (set before the
+   * teardown, so the owner can report it): `reset` by the host, `idle`, `nic-gone`, `shutdown`.
+   */
+  cause: FlowCloseReason | undefined;
+  /** The flow's report handle when flow events were on at open. @internal */
+  events: FlowHandle | undefined;
+  /** The owner's idle-timeout timer, created only when an idle timeout is configured. @internal */
+  idleTimer: Timer | undefined;
   private readonly onWritten = (): void => {
     this.writesInFlight--;
     this.reportBacklog();
@@ -117,6 +133,7 @@ export class TcpFlow {
     if (this.closed) return;
     // A reset (or any failure) on the host side resets the guest's connection.
     this.owner.counters.hostResets++;
+    this.cause ??= 'reset';
     this.conn?.abort();
     void e;
   }
@@ -124,7 +141,10 @@ export class TcpFlow {
   private hostClosed(): void {
     if (this.closed || this.conn === undefined) return;
     // Closed without error after both directions finished: the connection ends on its own.
-    if (!this.hostEnded) this.conn.abort();
+    if (!this.hostEnded) {
+      this.cause ??= 'reset';
+      this.conn.abort();
+    }
   }
 
   private fromGuest(b: Uint8Array, off: number, len: number): void {
@@ -178,13 +198,19 @@ export class TcpFlow {
   private guestClosed(reason: CloseReason): void {
     if (this.closed) return;
     this.closed = true;
-    if (reason === 'reset') {
+    if (reason === 'reset' || this.cause === 'idle') {
       // Propagate the reset: RST to the host too (socket.resetAndDestroy sends RST, Node ≥ 16.17).
-      this.owner.counters.guestResets++;
+      // An idle cut resets the host side as well: a FIN would read as a clean end.
+      if (reason === 'reset') this.owner.counters.guestResets++;
       this.socket.resetAndDestroy();
     } else if (reason === 'closed') {
       // Both FINs exchanged: whatever is queued to the host still goes, then the socket closes.
-      if (this.batchLen > 0 && !this.hostWriteEnded) this.socket.write(this.batch!.subarray(0, this.batchLen));
+      if (this.batchLen > 0 && !this.hostWriteEnded) {
+        this.socket.write(this.batch!.subarray(0, this.batchLen));
+        this.bytesToHost += this.batchLen;
+        this.owner.counters.bytesToHost += this.batchLen;
+        this.batchLen = 0;
+      }
       if (!this.hostWriteEnded) this.socket.end();
       this.socket.destroySoon();
     } else {
@@ -195,13 +221,42 @@ export class TcpFlow {
     this.owner.flowClosed(this, reason);
   }
 
-  /** Tears the flow down without a word to the guest (its NIC is gone). */
-  destroy(): void {
+  /**
+   * Tears the flow down without a word to the guest (its NIC is gone, or the forwarder closes);
+   * `cause` is what the owner reports.
+   */
+  destroy(cause: FlowCloseReason = 'nic-gone'): void {
+    this.cause ??= cause;
     this.socket.destroy();
     if (this.conn !== undefined && !this.conn.isClosed) this.conn.abort(true);
     else if (!this.closed) {
       this.closed = true;
       this.owner.flowClosed(this, 'aborted');
     }
+  }
+
+  /**
+   * The latest sign of life, for an idle timeout: the last segment from the guest. A keepalive
+   * probe counts (RFC 9293 §3.8.4 probes are bare ACKs the endpoint answers), and so does data
+   * either way, since the guest acknowledges what it receives and window-probes a closed window.
+   */
+  get lastActivity(): number {
+    return this.conn?.lastInputAt ?? 0;
+  }
+
+  /** The reason to report for a close the guest's TCP reported as `reason`: the owner's or host's cause first. */
+  closeReason(reason: CloseReason): FlowCloseReason {
+    if (this.cause !== undefined) return this.cause;
+    if (reason === 'closed' || reason === 'timeout' || reason === 'refused') return reason;
+    // 'reset' from the guest, or 'aborted' by the endpoint's own teardown.
+    return 'reset';
+  }
+
+  /** Cuts an idle flow: RST to the guest and to the host, reported as `idle`. */
+  cutIdle(): void {
+    if (this.closed) return;
+    this.cause ??= 'idle';
+    if (this.conn !== undefined && !this.conn.isClosed) this.conn.abort();
+    else this.destroy('idle');
   }
 }

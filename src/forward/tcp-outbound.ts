@@ -13,6 +13,16 @@
  *   router would report), else RST. Either way the guest does not hang on SYN retries.
  * - denied by the egress policy or over `maxFlows` → RST; over the per-source rate → the SYN is
  *   dropped (the guest's own SYN retry is the backoff).
+ *
+ * Long-lived flows (user-needs row 12): an ESTABLISHED flow is never reaped for being idle unless
+ * `idleTimeoutMs` asks for it. Any segment from the guest counts as activity, a keepalive probe
+ * included (a bare ACK with SEG.SEQ = RCV.NXT-1, RFC 9293 §3.8.4, which the endpoint answers with
+ * an ACK because it falls outside the window); host data counts through the guest's ACKs of it. Host sockets get kernel
+ * keepalive (`hostKeepaliveMs`), so a dead remote is eventually noticed and NATs or VPNs between
+ * the host and the remote keep the mapping of a quiet connection.
+ *
+ * Flow events ({@link FlowEventSink}): `flowEvents.enabled` is read once per SYN; an accepted
+ * flow reports open and close, an attempt that fails reports one close with `opened: false`.
  * @module
  */
 import { connect as netConnect, type Socket } from 'node:net';
@@ -23,6 +33,7 @@ import type { TcpEndpoint } from '../stack/tcp/endpoint.js';
 import type { SynRequest } from '../stack/tcp/syn-request.js';
 import { formatIpv4, parseIpv4 } from '../wire/address.js';
 import { LOOPBACK } from './address-map.js';
+import { noFlowEvents, type FlowEventSink, type FlowTuple } from './flow-events.js';
 import { SourceRateLimit } from './tcp-rate-limit.js';
 import { TcpFlow, type FlowOwner } from './tcp-flow.js';
 
@@ -56,6 +67,19 @@ export interface TcpOutboundOptions {
   readBufferSize?: number;
   /** Runs the end-of-turn flush toward host sockets (default `queueMicrotask`). */
   defer?: (fn: () => void) => void;
+  /**
+   * Closes a flow with no segment from the guest (data, ACKs, keepalive probes) for this long, ms,
+   * resetting both sides (`closeReason: 'idle'`). Off (0) by default: idle connections live
+   * until an end closes them. Can be changed later with {@link TcpOutbound.setIdleTimeout}.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Kernel keepalive on host sockets: idle time before the first probe, ms (default 60 000;
+   * 0 disables). Invisible to the guest; detects a vanished remote and keeps middlebox state.
+   */
+  hostKeepaliveMs?: number;
+  /** Where flows are reported (default: nowhere). Can be replaced later through {@link TcpOutbound.flowEvents}. */
+  flowEvents?: FlowEventSink;
 }
 
 /** Counters of the forwarder. */
@@ -80,7 +104,15 @@ export interface TcpOutboundStats {
   guestResets: number;
   bytesToGuest: number;
   bytesToHost: number;
+  /** Flows closed by the idle timeout. */
+  idleClosed: number;
 }
+
+/** A host connect in progress; `fail` settles it. */
+type PendingConnect = (code: string) => void;
+
+/** The pseudo error code `close()` settles pending connects with. */
+const SHUTDOWN = 'VNETKIT_SHUTDOWN';
 
 /** The outbound TCP forwarder. */
 export class TcpOutbound implements FlowOwner {
@@ -96,7 +128,10 @@ export class TcpOutbound implements FlowOwner {
     guestResets: 0,
     bytesToGuest: 0,
     bytesToHost: 0,
+    idleClosed: 0,
   };
+  /** Where flows are reported; read once per SYN. */
+  flowEvents: FlowEventSink;
   private readonly ep: TcpEndpoint;
   private readonly runtime: Runtime;
   private readonly alias: number;
@@ -107,7 +142,9 @@ export class TcpOutbound implements FlowOwner {
   private readonly byGuest = new Map<number, Set<TcpFlow>>();
   private pendingCount = 0;
   /** Host sockets still connecting, so `close()` can cancel them. */
-  private readonly connecting = new Set<Socket>();
+  private readonly connecting = new Map<Socket, PendingConnect>();
+  private idleMs: number;
+  private readonly keepaliveMs: number;
   private flowCount = 0;
   private readonly dirty: TcpFlow[] = [];
   private flushQueued = false;
@@ -122,6 +159,9 @@ export class TcpOutbound implements FlowOwner {
     this.connectFn = opts.connect ?? netConnect;
     this.readBuf = Buffer.allocUnsafeSlow(opts.readBufferSize ?? 256 * 1024);
     this.defer = opts.defer ?? queueMicrotask;
+    this.idleMs = opts.idleTimeoutMs ?? 0;
+    this.keepaliveMs = opts.hostKeepaliveMs ?? 60_000;
+    this.flowEvents = opts.flowEvents ?? noFlowEvents;
     if (opts.newFlowsPerSecond !== undefined) {
       this.rate = new SourceRateLimit(opts.runtime.clock, opts.newFlowsPerSecond, opts.newFlowsBurst ?? Math.max(1, opts.newFlowsPerSecond));
     }
@@ -135,20 +175,25 @@ export class TcpOutbound implements FlowOwner {
   /** Decides a guest SYN to an unknown tuple (the endpoint's `onSyn`). */
   handleSyn(req: SynRequest): void {
     const c = this.counters;
+    // Read once: the attempt is reported (open or failure) only if someone listened when it began.
+    const ev = this.flowEvents.enabled;
+    const host = req.dstIp === this.alias && this.alias >= 0 ? LOOPBACK : req.dstIp;
     if (this.opts.maxFlows !== undefined && this.flowCount + this.pendingCount >= this.opts.maxFlows) {
       c.limited++;
       req.refuse();
+      if (ev) this.flowEvents.reject(tupleOf(req, host), 'limit');
       return;
     }
     if (this.rate !== undefined && !this.rate.take(req.srcIp)) {
+      // Not an attempt of its own: the guest's SYN retry is the same connection.
       c.rateLimited++;
       req.drop();
       return;
     }
-    const host = req.dstIp === this.alias && this.alias >= 0 ? LOOPBACK : req.dstIp;
     if (this.opts.egressPolicy !== undefined && !this.opts.egressPolicy(host, req.dstPort, 'tcp')) {
       c.denied++;
       req.refuse();
+      if (ev) this.flowEvents.reject(tupleOf(req, host), 'denied');
       return;
     }
     this.pendingCount++;
@@ -162,13 +207,21 @@ export class TcpOutbound implements FlowOwner {
       this.connecting.delete(socket);
       this.runtime.scheduler.disarm(timer);
       socket.destroy();
+      if (code === SHUTDOWN) {
+        // The forwarder is closing: the SYN gets no answer (the guest is going away too).
+        req.drop();
+        if (ev) this.flowEvents.reject(tupleOf(req, host), 'shutdown', req.receivedAt);
+        return;
+      }
       if (code === 'ECONNREFUSED') {
         c.refused++;
         req.refuse();
+        if (ev) this.flowEvents.reject(tupleOf(req, host), 'refused', req.receivedAt);
         return;
       }
       if (code === 'ETIMEDOUT') c.timedOut++;
       else c.unreachable++;
+      if (ev) this.flowEvents.reject(tupleOf(req, host), code === 'ETIMEDOUT' ? 'timeout' : 'unreachable', req.receivedAt);
       const icmp = this.opts.sendIcmpUnreachable;
       if (icmp !== undefined && req.pending) {
         req.drop();
@@ -182,9 +235,10 @@ export class TcpOutbound implements FlowOwner {
       port: req.dstPort,
       allowHalfOpen: true,
       noDelay: true,
+      ...(this.keepaliveMs > 0 ? { keepAlive: true, keepAliveInitialDelay: this.keepaliveMs } : {}),
       onread: { buffer: this.readBuf, callback: (n: number, buf: Uint8Array) => (flow === undefined ? false : flow.fromHost(n, buf as Buffer)) },
     });
-    this.connecting.add(socket);
+    this.connecting.set(socket, fail);
     socket.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? 'EHOSTUNREACH'));
     socket.once('connect', () => {
       if (settled) return;
@@ -198,6 +252,7 @@ export class TcpOutbound implements FlowOwner {
       const conn = req.accept();
       if (conn === undefined) {
         socket.destroy(); // the guest went away (or the request was decided) while connecting
+        if (ev) this.flowEvents.reject(tupleOf(req, host), 'nic-gone', req.receivedAt);
         return;
       }
       c.accepted++;
@@ -209,9 +264,46 @@ export class TcpOutbound implements FlowOwner {
         this.byGuest.set(req.srcIp, set);
       }
       set.add(f);
+      if (ev) f.events = this.flowEvents.open(tupleOf(req, host));
       f.start(conn);
+      if (this.idleMs > 0) this.armIdle(f);
     });
     this.runtime.scheduler.armIn(timer, this.timeoutMs);
+  }
+
+  /**
+   * Sets the idle timeout of established flows, ms (0 = never), for current flows too.
+   * Activity is any segment from the guest: data, ACKs of host data, keepalive probes.
+   */
+  setIdleTimeout(ms: number): void {
+    this.idleMs = ms > 0 ? ms : 0;
+    for (const set of this.byGuest.values()) {
+      for (const f of set) {
+        if (this.idleMs > 0) this.armIdle(f);
+        else if (f.idleTimer !== undefined) this.runtime.scheduler.disarm(f.idleTimer);
+      }
+    }
+  }
+
+  /** The idle timeout in force, ms (0 = off). */
+  get idleTimeoutMs(): number {
+    return this.idleMs;
+  }
+
+  private armIdle(f: TcpFlow): void {
+    f.idleTimer ??= new Timer((now) => this.idleCheck(f, now));
+    this.runtime.scheduler.arm(f.idleTimer, f.lastActivity + this.idleMs);
+  }
+
+  private idleCheck(f: TcpFlow, now: number): void {
+    if (f.closed || this.idleMs === 0) return;
+    const last = f.lastActivity;
+    if (now - last >= this.idleMs) {
+      this.counters.idleClosed++;
+      f.cutIdle();
+    } else {
+      this.runtime.scheduler.arm(f.idleTimer!, last + this.idleMs);
+    }
   }
 
   /** @internal */
@@ -234,11 +326,17 @@ export class TcpOutbound implements FlowOwner {
   }
 
   /** @internal */
-  flowClosed(f: TcpFlow, _reason: CloseReason): void {
+  flowClosed(f: TcpFlow, reason: CloseReason): void {
     const set = this.byGuest.get(f.req.srcIp);
     if (set === undefined || !set.delete(f)) return;
     this.flowCount--;
     if (set.size === 0) this.byGuest.delete(f.req.srcIp);
+    if (f.idleTimer !== undefined) this.runtime.scheduler.disarm(f.idleTimer);
+    const h = f.events;
+    if (h !== undefined) {
+      f.events = undefined;
+      this.flowEvents.close(h, f.bytesToGuest, f.bytesToHost, f.closeReason(reason));
+    }
   }
 
   /** Frees every flow of guest `ip` (its NIC vanished): sockets destroyed, nothing sent to the guest. */
@@ -247,19 +345,24 @@ export class TcpOutbound implements FlowOwner {
     this.rate?.forget(ip);
     if (set === undefined) return 0;
     const flows = [...set];
-    for (const f of flows) f.destroy();
+    for (const f of flows) f.destroy('nic-gone');
     return flows.length;
   }
 
   /** Frees every flow and cancels connects in progress (their SYNs get no answer). */
   close(): void {
-    for (const s of this.connecting) s.destroy();
+    for (const fail of [...this.connecting.values()]) fail(SHUTDOWN);
     this.connecting.clear();
-    for (const ip of [...this.byGuest.keys()]) this.closeForGuest(ip);
+    for (const set of [...this.byGuest.values()]) for (const f of [...set]) f.destroy('shutdown');
   }
 
   /** Counters and current flows. */
   stats(): TcpOutboundStats {
     return { open: this.flowCount, pending: this.pendingCount, ...this.counters };
   }
+}
+
+/** The flow's addresses for an event (built only when someone listens). */
+function tupleOf(req: SynRequest, host: number): FlowTuple {
+  return { protocol: 'tcp', guestIp: req.srcIp, guestPort: req.srcPort, remoteIp: req.dstIp, remotePort: req.dstPort, hostIp: host, hostPort: req.dstPort };
 }

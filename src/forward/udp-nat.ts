@@ -10,6 +10,10 @@
  * of flows: at the cap the least recently used flow is closed. Datagrams to broadcast or multicast
  * addresses are not forwarded. DNS to the gateway itself never reaches here (the DNS service is
  * bound to the gateway's port 53).
+ *
+ * Flow events ({@link FlowEventSink}): `flowEvents.enabled` is read when a flow opens; a reported
+ * flow's close says why (`idle`, `limit`, `nic-gone`, `shutdown`, `closed` for an answered DNS
+ * flow, `reset` for a host socket error); a denied first datagram reports a close alone.
  * @module
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -22,6 +26,7 @@ import type { FrameInfo } from '../wire/frame-info.js';
 import { IcmpUnreach } from '../wire/icmpv4.js';
 import type { AddressMap } from './address-map.js';
 import type { EgressPolicy } from './egress-policy.js';
+import { noFlowEvents, type FlowCloseReason, type FlowEventSink, type FlowHandle, type FlowTuple } from './flow-events.js';
 
 /** Options of the UDP NAT. */
 export interface UdpNatOptions {
@@ -29,6 +34,8 @@ export interface UdpNatOptions {
   idleTimeoutMs?: number;
   /** Most concurrent flows. Default 4096. */
   maxFlows?: number;
+  /** Where flows are reported (default: nowhere). Can be replaced later through {@link UdpNat.flowEvents}. */
+  flowEvents?: FlowEventSink;
 }
 
 /** Counters of the UDP NAT. */
@@ -62,6 +69,13 @@ class Flow {
   readonly pending: Buffer[] = [];
   readonly quote = Buffer.alloc(QUOTE_MAX);
   quoteLen = 0;
+  /** Payload bytes each way (for flow events; plain counters, no cost). */
+  bytesOut = 0;
+  bytesIn = 0;
+  /** The flow's report handle when flow events were on at open. */
+  events: FlowHandle | undefined;
+  /** Where the socket is connected (the mapped destination). */
+  hostIp = 0;
   readonly timer: Timer;
   constructor(
     readonly key: number,
@@ -94,13 +108,15 @@ export class UdpNat {
     bytesIn: 0,
     dropped: 0,
   };
+  /** Where flows are reported; read once per new flow. */
+  flowEvents: FlowEventSink;
   private readonly idleMs: number;
   private readonly maxFlows: number;
   private readonly onTimer = (f: Flow, now: number): void => {
     if (f.closed) return;
     if (now - f.lastActive >= this.idleMs) {
       this.stats.expired++;
-      this.closeFlow(f);
+      this.closeFlow(f, 'idle');
     } else this.rt.scheduler.arm(f.timer, f.lastActive + this.idleMs);
   };
 
@@ -115,6 +131,7 @@ export class UdpNat {
   ) {
     this.idleMs = opts.idleTimeoutMs ?? 60_000;
     this.maxFlows = opts.maxFlows ?? 4096;
+    this.flowEvents = opts.flowEvents ?? noFlowEvents;
   }
 
   /** A guest datagram for somewhere other than the gateway's services. */
@@ -131,6 +148,7 @@ export class UdpNat {
       if (!this.policy.permits(hostDst, 'udp')) {
         this.stats.denied++;
         this.icmp.sendUnreachable(dst, info.buf, info.l3, info.l4 + 8 - info.l3, IcmpUnreach.AdminProhibited, 0, info.srcMac);
+        if (this.flowEvents.enabled) this.flowEvents.reject(tupleOf(info.srcIp, info.srcPort, dst, info.dstPort, hostDst), 'denied');
         return;
       }
       f = this.open(key, dstKey, info, hostDst, now);
@@ -146,6 +164,7 @@ export class UdpNat {
     if (f.dstPort === 53) f.outstanding++;
     this.stats.datagramsOut++;
     this.stats.bytesOut += data.length;
+    f.bytesOut += data.length;
     if (f.connected) f.socket.send(data);
     else f.pending.push(data);
   }
@@ -156,7 +175,7 @@ export class UdpNat {
     for (const byDst of this.flows.values()) {
       for (const f of byDst.values()) {
         if (f.guestIp === ip) {
-          this.closeFlow(f);
+          this.closeFlow(f, 'nic-gone');
           n++;
         }
       }
@@ -176,7 +195,7 @@ export class UdpNat {
 
   /** Closes every flow. */
   close(): void {
-    for (const byDst of [...this.flows.values()]) for (const f of [...byDst.values()]) this.closeFlow(f);
+    for (const byDst of [...this.flows.values()]) for (const f of [...byDst.values()]) this.closeFlow(f, 'shutdown');
   }
 
   private open(key: number, dstKey: number, info: FrameInfo, hostDst: number, now: number): Flow {
@@ -184,6 +203,7 @@ export class UdpNat {
     const socket = this.socketFactory();
     const f = new Flow(key, dstKey, info.srcIp, info.srcPort, info.dstIp, info.dstPort, socket, this.onTimer);
     f.lastActive = now;
+    f.hostIp = hostDst;
     let byDst = this.flows.get(key);
     if (byDst === undefined) {
       byDst = new Map();
@@ -201,6 +221,7 @@ export class UdpNat {
       for (const d of f.pending.splice(0)) socket.send(d);
     });
     this.rt.scheduler.arm(f.timer, now + this.idleMs);
+    if (this.flowEvents.enabled) f.events = this.flowEvents.open(tupleOf(f.guestIp, f.guestPort, f.dstIp, f.dstPort, hostDst));
     return f;
   }
 
@@ -209,9 +230,10 @@ export class UdpNat {
     f.lastActive = this.rt.clock.now();
     this.stats.datagramsIn++;
     this.stats.bytesIn += msg.length;
+    f.bytesIn += msg.length;
     const src = this.map.toGuest(parseIpv4(f.socket.remoteAddress().address) ?? f.dstIp, f.dstIp);
     if (this.udp.send(src, f.dstPort, f.guestIp, f.guestPort, msg) !== 0) this.stats.dropped++;
-    if (f.dstPort === 53 && f.outstanding > 0 && --f.outstanding === 0) this.closeFlow(f);
+    if (f.dstPort === 53 && f.outstanding > 0 && --f.outstanding === 0) this.closeFlow(f, 'closed');
   }
 
   private socketError(f: Flow, e: NodeJS.ErrnoException): void {
@@ -226,7 +248,7 @@ export class UdpNat {
       if (f.quoteLen > 0) this.icmp.sendUnreachable(f.dstIp, f.quote, 0, f.quoteLen, e.code === 'EHOSTUNREACH' ? IcmpUnreach.Host : IcmpUnreach.Net);
       return;
     }
-    this.closeFlow(f);
+    this.closeFlow(f, 'reset');
   }
 
   private evictOldest(): void {
@@ -234,13 +256,18 @@ export class UdpNat {
     for (const byDst of this.flows.values()) for (const f of byDst.values()) if (oldest === undefined || f.lastActive < oldest.lastActive) oldest = f;
     if (oldest !== undefined) {
       this.stats.evicted++;
-      this.closeFlow(oldest);
+      this.closeFlow(oldest, 'limit');
     }
   }
 
-  private closeFlow(f: Flow): void {
+  private closeFlow(f: Flow, reason: FlowCloseReason): void {
     if (f.closed) return;
     f.closed = true;
+    const h = f.events;
+    if (h !== undefined) {
+      f.events = undefined;
+      this.flowEvents.close(h, f.bytesIn, f.bytesOut, reason);
+    }
     this.rt.scheduler.disarm(f.timer);
     const byDst = this.flows.get(f.key);
     byDst?.delete(f.dstKey);
@@ -254,4 +281,9 @@ export class UdpNat {
       // already closed by an error
     }
   }
+}
+
+/** A flow's addresses for an event (built only when someone listens). */
+function tupleOf(guestIp: number, guestPort: number, dstIp: number, dstPort: number, hostIp: number): FlowTuple {
+  return { protocol: 'udp', guestIp, guestPort, remoteIp: dstIp, remotePort: dstPort, hostIp, hostPort: dstPort };
 }

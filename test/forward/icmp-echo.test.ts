@@ -331,7 +331,7 @@ events('a denied ping reports a close alone; nothing is built while nobody liste
     get enabled() {
       return listening;
     },
-    open: () => assert.unreachable('open while disabled'),
+    open: () => assert.unreachable('open while disabled') as never,
     close: () => assert.unreachable('close of an unreported flow'),
     reject: () => assert.unreachable('reject while disabled'),
   };
