@@ -4,15 +4,13 @@
  * datagram socket ({@link PingSocket}: Linux with `net.ipv4.ping_group_range`), and the guest gets
  * back what the host got back, or nothing.
  *
- * One socket per guest flow, a flow being (guest address, guest echo identifier, destination).
- * The kernel gives every ping socket its own identifier, stamps it on the requests and delivers
- * each reply only to the socket whose identifier it carries, so per-flow sockets need no id
- * table of our own, keep sequence numbers and payloads untouched, and two guests (or two `ping`
- * runs) using the same identifier never see each other's replies. vpnkit shares one socket and
- * rewrites identifiers (protocols.md §4.6); on a Linux ping socket the kernel picks the
- * identifier, so sharing would force us to rewrite sequence numbers instead. The price is one
- * descriptor per active flow, bounded by `maxFlows` (least recently used evicted) and freed after
- * 60 s idle, like vpnkit's mappings.
+ * One socket per guest flow (guest address, guest echo identifier, destination). The kernel gives
+ * each ping socket its own identifier, stamps it on requests and delivers a reply only to the
+ * socket it names: no id table of ours, sequence numbers and payloads untouched, and two guests
+ * using the same identifier never see each other's replies. vpnkit shares one socket and rewrites
+ * identifiers (protocols.md §4.6); a Linux ping socket picks its identifier itself, so sharing
+ * would mean rewriting sequence numbers. The price, one descriptor per active flow, is bounded
+ * by `maxFlows` (least recently used evicted) and a 60 s idle expiry, like vpnkit's mappings.
  *
  * - Replies go back with the guest's identifier, from the address the guest pinged (the NAT
  *   view: a ping to a mapped address is answered by that address), or, for a reply from another
@@ -23,9 +21,8 @@
  *   that looks like a dead host, and the UDP NAT answers denied datagrams the same way.
  *   `deniedReply: 'silent'` drops instead.
  * - A send that fails with ENETUNREACH/EHOSTUNREACH becomes ICMP net/host unreachable to the
- *   guest (RFC 792), quoting its request. Ping sockets report TTL-exceeded and unreachable
- *   messages from routers only with IP_RECVERR, which the addon does not set: those are not
- *   translated (the guest sees a timeout, as the host's own `ping` without -v would).
+ *   guest (RFC 792), quoting its request. Ping sockets report routers' TTL-exceeded and
+ *   unreachable messages only with IP_RECVERR, which the addon does not set: not translated.
  * - When no socket can be opened (addon missing, EACCES from `ping_group_range`), requests are
  *   dropped and counted (`echoDropped`), the reason is logged once, and opening is retried at
  *   most once a minute (the operator may fix the sysctl while we run).
@@ -129,28 +126,24 @@ export interface IcmpEchoForwarderOptions {
   flowEvents?: FlowEventSink;
 }
 
-/** Counters of the forwarder. */
+/**
+ * Counters of the forwarder: `flows` open now (one socket each); `requests` sent and `replies`
+ * relayed; `replyDrops` (the guest's NIC refused); `ignored` (not our echo replies); `denied` by
+ * the policy; `dropped` (no socket, a local destination, a failed send); `sendErrors`;
+ * `unreachableSent` (destination unreachable sent to guests).
+ */
 export interface IcmpEchoStats {
-  /** Flows (sockets) open now. */
   flows: number;
   opened: number;
   expired: number;
   evicted: number;
-  /** Requests sent to the host. */
   requests: number;
-  /** Replies relayed to guests. */
   replies: number;
-  /** Replies that could not be delivered to the guest (NIC full, unknown neighbour). */
   replyDrops: number;
-  /** Messages from the socket that were not echo replies. */
   ignored: number;
-  /** Requests refused by the egress policy. */
   denied: number;
-  /** Requests dropped: no socket, a local destination, a send error. */
   dropped: number;
-  /** Sends the kernel refused. */
   sendErrors: number;
-  /** Destination-unreachable messages sent to guests (denied or unreachable). */
   unreachableSent: number;
 }
 
