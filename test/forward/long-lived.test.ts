@@ -161,5 +161,25 @@ optIn('setIdleTimeout applies to flows already open, and 0 turns it off again', 
   await teardown(r);
 });
 
+byDefault('host sockets get kernel keepalive after 60 s idle by default; hostKeepaliveMs 0 turns it off', async () => {
+  const net = await import('node:net');
+  const seen: Array<Record<string, unknown>> = [];
+  const spy = ((o: Record<string, unknown>) => {
+    seen.push(o);
+    return net.connect(o as never);
+  }) as unknown as typeof net.connect;
+  for (const hostKeepaliveMs of [undefined, 0]) {
+    const r = await rig({ outbound: { connect: spy, ...(hostKeepaliveMs !== undefined ? { hostKeepaliveMs } : {}) } });
+    await teardown(r);
+  }
+  assert.equal(
+    seen.map((o) => [o['keepAlive'], o['keepAliveInitialDelay']]),
+    [
+      [true, 60_000],
+      [undefined, undefined],
+    ],
+  );
+});
+
 byDefault.run();
 optIn.run();
