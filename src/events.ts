@@ -5,6 +5,7 @@
  */
 import type { VnetError } from './errors.js';
 import type { DnsQueryEvent } from './services/dns/index.js';
+import type { FlowCloseEvent, FlowOpenEvent } from './forward/flow-events.js';
 
 /** A NIC joined the bridge. */
 export interface NicAttachedEvent {
@@ -45,6 +46,10 @@ export interface VirtualNetworkEvents {
   'nic-detached': (e: NicDetachedEvent) => void;
   lease: (e: LeaseEvent) => void;
   release: (e: ReleaseEvent) => void;
+  /** A guest flow (TCP connection, UDP or ICMP echo flow) through the NAT started (opt-in). */
+  'flow-open': (e: FlowOpenEvent) => void;
+  /** A guest flow ended, with bytes each way, duration and why (opt-in; failed attempts have `opened: false`). */
+  'flow-close': (e: FlowCloseEvent) => void;
   /** A DNS query the gateway answered (opt-in: nothing is built without a listener). */
   'dns-query': (e: DnsQueryEvent) => void;
   /** Something failed that is not the caller's direct fault: a handshake, a NIC, a lease conflict. */

@@ -20,6 +20,7 @@ export { Nic, type NicStats, type NicTransport } from './nic.js';
 export type { ConditionSpec, ConditionParams, ConditionError } from './switch/condition-spec.js';
 export type { ConditionStats, ConditionSlotError } from './switch/conditioner.js';
 export { parseConditionSpec, selectsNic, type ConditionRule, type NicSelector } from './switch/condition-flag.js';
+export type { FlowOpenEvent, FlowCloseEvent, FlowCloseReason } from './forward/flow-events.js';
 export type { DnsQueryEvent, DnsEventAnswer, DnsAnswerSource, DnsMode, DnsServiceStats, HostResolverSetting } from './services/dns/index.js';
 export {
   HostInterface,

@@ -5,6 +5,7 @@
  */
 import type { OutboundNat } from './forward/outbound-nat.js';
 import type { EgressStats } from './forward/egress-policy.js';
+import type { IcmpEchoStats } from './forward/icmp-echo.js';
 import type { TcpOutboundStats } from './forward/tcp-outbound.js';
 import type { UdpNatStats } from './forward/udp-nat.js';
 import type { NicStats } from './nic.js';
@@ -29,6 +30,8 @@ export interface NetworkStats {
   dns: DnsServiceStats;
   dhcp: DhcpStats;
   egress: EgressStats;
+  /** Guests' pings forwarded through host ping sockets (absent when turned off). */
+  icmpEcho?: IcmpEchoStats & { unavailableReason?: string };
 }
 
 /** Collects a snapshot from the network's parts. */
@@ -50,5 +53,8 @@ export function collectStats(nics: NicStats[], sw: Switch, stack: GatewayStack, 
     dns: services.dns.stats(),
     dhcp: { ...services.dhcp.server.stats },
     egress: { ...e, deniedByProtocol: { ...e.deniedByProtocol } },
+    ...(nat.icmpEcho !== undefined
+      ? { icmpEcho: { ...nat.icmpEcho.stats, ...(nat.icmpEcho.unavailableReason !== undefined ? { unavailableReason: nat.icmpEcho.unavailableReason } : {}) } }
+      : {}),
   };
 }

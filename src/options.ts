@@ -67,6 +67,13 @@ export interface NetworkOptions {
    * vpnkit uses 1452.
    */
   egressMtu?: number;
+  /**
+   * Forward guests' pings to other addresses through the host's unprivileged ICMP sockets (never
+   * forged). `'auto'` (default): on where the platform allows it, else dropped and counted.
+   */
+  icmpForwarding?: boolean | 'auto';
+  /** Close established TCP flows idle this long, ms (guest keepalives count). Default 0: never. */
+  tcpIdleTimeoutMs?: number;
   /** Verify IPv4/ICMP/UDP/TCP checksums of guest frames. Default true. */
   verifyChecksums?: boolean;
   /** Clock, timers and randomness (tests inject manual ones). */
@@ -107,6 +114,8 @@ export interface ResolvedOptions {
   pcap: string | undefined;
   verifyChecksums: boolean;
   egressMtu: number | undefined;
+  icmpForwarding: boolean | 'auto';
+  tcpIdleTimeoutMs: number;
 }
 
 /** A bad option. */
@@ -159,6 +168,10 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
     return bad('egressMtu', `must be an integer from 68 to 65535, got ${o.egressMtu}`);
   if (o.hostResolver !== undefined && o.hostResolver !== 'auto' && typeof o.hostResolver !== 'boolean')
     return bad('hostResolver', `expected 'auto', true or false, got ${String(o.hostResolver)}`);
+  if (o.icmpForwarding !== undefined && o.icmpForwarding !== 'auto' && typeof o.icmpForwarding !== 'boolean')
+    return bad('icmpForwarding', `expected 'auto', true or false, got ${String(o.icmpForwarding)}`);
+  if (o.tcpIdleTimeoutMs !== undefined && (!Number.isFinite(o.tcpIdleTimeoutMs) || o.tcpIdleTimeoutMs < 0))
+    return bad('tcpIdleTimeoutMs', `must be a non-negative number of ms, got ${o.tcpIdleTimeoutMs}`);
   const leaseTimeSeconds = o.leaseTimeSeconds ?? 3600;
   if (!Number.isInteger(leaseTimeSeconds) || leaseTimeSeconds < 60) return bad('leaseTimeSeconds', 'must be an integer of at least 60');
   for (const u of o.dnsUpstreams ?? []) {
@@ -216,5 +229,7 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
     pcap: o.pcap,
     verifyChecksums: o.verifyChecksums ?? true,
     egressMtu: o.egressMtu,
+    icmpForwarding: o.icmpForwarding ?? 'auto',
+    tcpIdleTimeoutMs: o.tcpIdleTimeoutMs ?? 0,
   });
 }

@@ -104,7 +104,17 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     this.logger = logger;
     this.switch = new Switch({ clock: runtime.clock });
     this.stack = new GatewayStack(this.switch, options, runtime);
-    this.nat = new OutboundNat(this.stack, options, runtime);
+    this.nat = new OutboundNat(this.stack, options, runtime, {
+      logger,
+      flowListening: () => this.listenerCount('flow-open') + this.listenerCount('flow-close') > 0,
+      flowOpen: (e) => this.emit('flow-open', e),
+      flowClose: (e) => this.emit('flow-close', e),
+      nicOf: (ip) => {
+        const mac = this.stack.neighbours.lookup(ip);
+        const id = mac < 0 ? -1 : this.switch.macs.lookup(mac);
+        return id < 0 ? undefined : id;
+      },
+    });
   }
 
   /** Creates a network from options (see {@link NetworkOptions}); nothing listens until asked. */

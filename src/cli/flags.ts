@@ -60,6 +60,8 @@ const options = {
   'host-names': { type: 'string' },
   'gateway-names': { type: 'string' },
   'host-resolver': { type: 'boolean' },
+  'no-icmp-forwarding': { type: 'boolean' },
+  'tcp-idle-timeout': { type: 'string' },
   'no-host-resolver': { type: 'boolean' },
   allow: { type: 'string', multiple: true },
   deny: { type: 'string', multiple: true },
@@ -119,6 +121,11 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   if (v.domain !== undefined) network.domain = v.domain;
   if (v.search !== undefined) network.searchDomains = v.search;
   if (v['host-resolver'] && v['no-host-resolver']) return badFlag('--host-resolver', 'give --host-resolver or --no-host-resolver, not both');
+  if (v['no-icmp-forwarding']) network.icmpForwarding = false;
+  if (v['tcp-idle-timeout'] !== undefined) {
+    if (!/^\d+$/.test(v['tcp-idle-timeout'])) return badFlag('--tcp-idle-timeout', `expected whole seconds, got ${v['tcp-idle-timeout']}`);
+    network.tcpIdleTimeoutMs = Number(v['tcp-idle-timeout']) * 1000;
+  }
   if (v['host-resolver']) network.hostResolver = true;
   if (v['no-host-resolver']) network.hostResolver = false;
   // Comma lists, as vpnkit's --host-names / --gateway-names (protocols.md §4.12).

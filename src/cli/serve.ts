@@ -29,6 +29,7 @@ const FLAG_OF_OPTION: Record<string, string> = {
   deny: '--deny',
   pcap: '--pcap',
   hostResolver: '--host-resolver',
+  tcpIdleTimeoutMs: '--tcp-idle-timeout',
 };
 
 /** Output streams and process hooks, injectable for tests. */

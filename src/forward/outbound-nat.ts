@@ -11,10 +11,24 @@ import type { SynRequest } from '../stack/tcp/syn-request.js';
 import { Drop } from '../wire/drop.js';
 import { IcmpUnreach } from '../wire/icmpv4.js';
 import { IpProto, writeIpv4 } from '../wire/ipv4.js';
+import type { Logger } from '../logger.js';
 import { AddressMap } from './address-map.js';
+import { FlowEventHub, type FlowCloseEvent, type FlowOpenEvent } from './flow-events.js';
+import { IcmpEchoForwarder, icmpEchoSender } from './icmp-echo.js';
 import { EgressPolicy } from './egress-policy.js';
 import { TcpOutbound } from './tcp-outbound.js';
 import { UdpNat } from './udp-nat.js';
+
+/** What the NAT asks of its network: who listens for flow events, and where they go. */
+export interface OutboundNatHooks {
+  readonly logger: Logger;
+  /** Whether anybody listens for `flow-open`/`flow-close` (checked per flow). */
+  flowListening(): boolean;
+  flowOpen(e: FlowOpenEvent): void;
+  flowClose(e: FlowCloseEvent): void;
+  /** The NIC a guest address is reached through. */
+  nicOf(guestIp: number): number | undefined;
+}
 
 /** The outbound NAT of one network. */
 export class OutboundNat {
@@ -25,22 +39,49 @@ export class OutboundNat {
   readonly udpNat: UdpNat;
   /** Connect-first host sockets for guest TCP. */
   readonly tcpOut: TcpOutbound;
+  /** Guests' pings to other addresses, through host ping sockets; absent when turned off. */
+  readonly icmpEcho: IcmpEchoForwarder | undefined;
+  /** Reports flows as `flow-open`/`flow-close` (nothing is built without a listener). */
+  readonly flowEvents: FlowEventHub;
 
   constructor(
     private readonly stack: GatewayStack,
     o: ResolvedOptions,
     runtime: Runtime,
+    hooks: OutboundNatHooks,
   ) {
     this.egress = new EgressPolicy(o.allow, o.deny);
     this.addressMap = new AddressMap(o.hostIp);
+    this.flowEvents = new FlowEventHub({
+      clock: runtime.clock,
+      listening: () => hooks.flowListening(),
+      onOpen: (e) => hooks.flowOpen(e),
+      onClose: (e) => hooks.flowClose(e),
+      nicOf: (ip) => hooks.nicOf(ip),
+    });
     this.udpNat = new UdpNat(runtime, stack.udp, stack.icmp, this.egress, this.addressMap);
+    this.udpNat.flowEvents = this.flowEvents;
     this.tcpOut = new TcpOutbound({
       endpoint: stack.tcp,
       runtime,
       hostLoopbackIp: o.hostIp,
+      flowEvents: this.flowEvents,
+      ...(o.tcpIdleTimeoutMs > 0 ? { idleTimeoutMs: o.tcpIdleTimeoutMs } : {}),
       egressPolicy: (ip) => this.egress.permits(ip, 'tcp'),
       sendIcmpUnreachable: (req, reason) => this.unreachableForSyn(req, reason === 'net-unreachable' ? IcmpUnreach.Net : IcmpUnreach.Host),
     });
+    if (o.icmpForwarding !== false) {
+      this.icmpEcho = new IcmpEchoForwarder({
+        runtime,
+        sender: icmpEchoSender(stack.fragmenter, stack.icmp),
+        policy: this.egress,
+        addressMap: this.addressMap,
+        isLocal: (ip) => stack.gateway.isGuestAddress(ip),
+        logger: hooks.logger,
+        flowEvents: this.flowEvents,
+      });
+      stack.icmp.forwardEcho = this.icmpEcho.input;
+    }
     const gatewayOnly = (ip: number): boolean => stack.owns(ip) && ip !== o.hostIp;
     stack.tcp.onSyn = (req) => {
       // The gateway's own addresses and other guests are not NATed: nothing listens there → RST
@@ -60,12 +101,14 @@ export class OutboundNat {
   closeForGuest(ip: number): void {
     this.udpNat.closeForGuest(ip);
     this.tcpOut.closeForGuest(ip);
+    this.icmpEcho?.closeForGuest(ip);
   }
 
-  /** Closes every flow. */
+  /** Closes every flow (before the TCP endpoint closes, so flows report `shutdown`). */
   close(): void {
     this.udpNat.close();
     this.tcpOut.close();
+    this.icmpEcho?.close();
   }
 
   /** ICMP destination-unreachable for a guest SYN whose host connect failed; the quote (IP header + 8 bytes, RFC 792) is rebuilt from the SYN. */

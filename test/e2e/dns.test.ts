@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Answer } from 'dns-packet';
-import type { DnsService } from '../../src/services/dns/index.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { bigTxt } from '../harness/dns/messages.js';
 import { startTestResolver, type TestResolver } from '../harness/dns/test-resolver.js';
@@ -32,7 +31,6 @@ const ZONE: Answer[] = [
 let dir = '';
 let resolver: TestResolver | undefined;
 let net: VirtualNetwork | undefined;
-let dns: DnsService | undefined;
 
 test.before(() => {
   dir = mkdtempSync('/tmp/vnk-dns-');
@@ -41,7 +39,6 @@ test.after.each(async () => {
   await closeAllGuests();
   await net?.close();
   await resolver?.close();
-  dns = undefined;
   net = undefined;
   resolver = undefined;
 });
@@ -56,7 +53,6 @@ async function guestOnNetwork(): Promise<Guest> {
     handler: (q) => (q.questions?.[0]?.name.endsWith('down.test') ? 'drop' : undefined),
   });
   net = VirtualNetwork.create({ dnsUpstreams: [`127.0.0.1:${resolver.port}`], allow: ['127.0.0.0/8'] })._unsafeUnwrap();
-  dns = net.dns;
   const sock = join(dir, `qemu-${Date.now()}.sock`);
   (await net.listenQemu(sock))._unsafeUnwrap();
   const g = await createGuest({ socketPath: sock, framing: 'qemu' });

@@ -2,9 +2,8 @@
  * Flow events end to end: a real Linux kernel in a namespace guest (192.168.65.10/24, default
  * route via the gateway) talks through the host-loopback alias to servers this test starts on
  * 127.0.0.1, and every flow is reported once opened and once closed, with the bytes the servers
- * really counted. Until the facade maps its `flow-open`/`flow-close` events onto the forwarders,
- * the test installs a FlowEventHub on `net.tcpOut` and `net.udpNat` itself (the wiring the
- * facade will do). Needs root and socat; otherwise skipped with the reason printed.
+ * really counted, through the facade's `flow-open`/`flow-close` events. Needs root and socat;
+ * otherwise skipped with the reason printed.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +11,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FlowEventHub, type FlowCloseEvent, type FlowOpenEvent } from '../../src/forward/flow-events.js';
+import type { FlowCloseEvent, FlowOpenEvent } from '../../src/forward/flow-events.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { waitUntil } from './harness/probes.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
@@ -50,26 +49,14 @@ interface Setup {
   closes: FlowCloseEvent[];
 }
 
-/** A network with flow events on (the facade's wiring, done by hand), and one guest. */
+/** A network with flow-event listeners, and one guest. */
 async function start(): Promise<Setup> {
   const n = VirtualNetwork.create({ allow: ['127.0.0.0/8'] })._unsafeUnwrap();
   net = n;
   const opens: FlowOpenEvent[] = [];
   const closes: FlowCloseEvent[] = [];
-  const hub = new FlowEventHub({
-    clock: n.runtime.clock,
-    listening: () => true,
-    onOpen: (e) => opens.push(e),
-    onClose: (e) => closes.push(e),
-    // The guest's MAC (learnt by the gateway) → the switch port it was learnt on = the NIC id.
-    nicOf: (ip) => {
-      const mac = n.neighbours.lookup(ip);
-      const port = mac < 0 ? -1 : n.switch.macs.lookup(mac);
-      return port < 0 ? undefined : port;
-    },
-  });
-  n.tcpOut.flowEvents = hub;
-  n.udpNat.flowEvents = hub;
+  n.on('flow-open', (e) => opens.push(e));
+  n.on('flow-close', (e) => closes.push(e));
   let nicId = -1;
   n.on('nic-attached', (e) => (nicId = e.id));
   const sock = join(dir, `qemu-${process.hrtime.bigint()}.sock`);

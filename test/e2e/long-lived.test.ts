@@ -13,7 +13,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FlowEventHub, type FlowCloseEvent } from '../../src/forward/flow-events.js';
+import type { FlowCloseEvent } from '../../src/forward/flow-events.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { waitUntil, withTimeout } from './harness/probes.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
@@ -63,12 +63,10 @@ interface Run {
 
 /** Network (optionally with an idle timeout), echo server, guest; then the write-idle-write exchange. */
 async function exchange(opts: { idleTimeoutMs?: number; keepalive: boolean }): Promise<Run> {
-  const n = VirtualNetwork.create({ allow: ['127.0.0.0/8'] })._unsafeUnwrap();
+  const n = VirtualNetwork.create({ allow: ['127.0.0.0/8'], ...(opts.idleTimeoutMs !== undefined ? { tcpIdleTimeoutMs: opts.idleTimeoutMs } : {}) })._unsafeUnwrap();
   net = n;
-  // The facade's `tcpIdleTimeoutMs` and flow events, wired by hand until the facade does it.
-  if (opts.idleTimeoutMs !== undefined) n.tcpOut.setIdleTimeout(opts.idleTimeoutMs);
   const closes: FlowCloseEvent[] = [];
-  n.tcpOut.flowEvents = new FlowEventHub({ clock: n.runtime.clock, listening: () => true, onOpen: () => {}, onClose: (e) => closes.push(e) });
+  n.on('flow-close', (e) => closes.push(e));
   let hostGot = '';
   let hostError = '';
   const server = createServer({ allowHalfOpen: true }, (s) => {
