@@ -10,7 +10,10 @@
  * `adapters/hyperkit`, `adapters/hvsock`.
  * @module
  */
-export { VirtualNetwork, type AttachOptions, type AttachError, type LeaseInfo } from './virtual-network.js';
+export { VirtualNetwork, type AttachOptions, type AttachError } from './virtual-network.js';
+export type { ExposeSpec, ExposeOptions, ExposedPort, ExposeError, ExposeErrorKind, ExposeProtocol, UnexposeKey, LeaseInfo } from './forward/expose-spec.js';
+export type { ExposeHandle, PortForwarderStats } from './forward/port-forwarder.js';
+export type { ControlServer } from './control/http-server.js';
 export type { NetworkStats } from './network-stats.js';
 export type { NetworkOptions, Reservation, ResolvedOptions, OptionsError } from './options.js';
 export { resolveOptions, MAX_MTU, MIN_MTU } from './options.js';

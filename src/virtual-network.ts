@@ -27,8 +27,14 @@ import {
   type HostInterfaceSpec,
 } from './host-interface/index.js';
 import { silentLogger, type Logger } from './logger.js';
+import { nicRoutes } from './control/nic-routes.js';
+import { serveControl as serveControlApi } from './control/routes.js';
+import type { ControlServer } from './control/http-server.js';
+import { PortForwarder, type ExposeHandle, type PortForwarderStats } from './forward/port-forwarder.js';
+import type { ExposedPort, ExposeError, ExposeSpec, LeaseInfo, UnexposeKey } from './forward/expose-spec.js';
+import { hostInterfaceRoutes } from './host-interface/index.js';
 import { collectStats, type NetworkStats } from './network-stats.js';
-import { Nic, type NicTransport } from './nic.js';
+import { Nic, type NicStats, type NicTransport } from './nic.js';
 import { resolveOptions, type NetworkOptions, type OptionsError, type ResolvedOptions } from './options.js';
 import { systemRuntime, type Runtime } from './runtime/runtime.js';
 import type { DhcpService } from './services/dhcp/index.js';
@@ -67,15 +73,6 @@ export interface AttachOptions {
 /** Errors of {@link VirtualNetwork.attach}. */
 export type AttachError = VnetError<'network-closed'>;
 
-/** A bound lease as `leases()` reports it. */
-export interface LeaseInfo {
-  ip: string;
-  mac: string;
-  uuid?: string;
-  hostname?: string;
-  /** Absolute expiry, ms since the epoch. */
-  expiresAt: number;
-}
 
 /** One L2 bridge and its gateway. */
 export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
@@ -89,6 +86,9 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   /** Guest-initiated traffic to the outside. */
   readonly nat: OutboundNat;
   private services!: GatewayServices;
+  /** Guest ports exposed on the host (`exposePort`). */
+  readonly ports: PortForwarder;
+  private readonly controlServers = new Set<ControlServer>();
   private readonly nics = new Map<number, Nic>();
   private readonly unixListeners = new Set<UnixListener>();
   private pcap: PcapWriter | undefined;
@@ -114,6 +114,16 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
         const id = mac < 0 ? -1 : this.switch.macs.lookup(mac);
         return id < 0 ? undefined : id;
       },
+    });
+    this.ports = new PortForwarder({
+      endpoint: this.stack.tcp,
+      udp: this.stack.udp,
+      gatewayIp: options.gatewayIp,
+      runtime,
+      logger,
+      leases: () => this.leases(),
+      isGuestAddress: (ip) => this.stack.gateway.isGuestAddress(ip),
+      neighbourKnown: (ip) => this.stack.neighbours.lookup(ip) >= 0,
     });
   }
 
@@ -352,14 +362,43 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
 
   // ---- host side -------------------------------------------------------------------------------
 
-  /** Exposes a guest port on the host. TODO(lead): wire src/forward/expose. */
-  exposePort(spec: { guest: string; guestPort: number; hostIp: string; hostPort: number; protocol: 'tcp' | 'udp' }): ResultAsync<unknown, VnetError> {
-    return errAsync(vnetError('unsupported', `expose ${spec.hostIp}:${spec.hostPort}: exposePort is not wired yet`));
+  /**
+   * Exposes a guest port on the host: `exposePort(22)` listens on 127.0.0.1:22 for the only leased
+   * guest's port 22; the full form picks guest, host address and port (0 = any free one, reported by
+   * the handle), TCP, UDP or a host Unix socket (docs-site/guides/expose-ports.md). Each host
+   * connection becomes a TCP connection from the gateway into the guest. `handle.close()` unexposes.
+   */
+  exposePort(spec: ExposeSpec): ResultAsync<ExposeHandle, ExposeError> {
+    if (this.closed) return errAsync(vnetError('closed', 'the network is closed'));
+    return this.ports.expose(spec);
   }
 
-  /** Serves the HTTP control API. TODO(lead): wire src/control. */
-  serveControl(path: string): ResultAsync<unknown, VnetError> {
-    return errAsync(vnetError('unsupported', `--control ${path}: the control API is not wired yet`));
+  /** Stops exposing a port and closes its live connections. */
+  unexposePort(key: UnexposeKey): ResultAsync<void, ExposeError> {
+    return this.ports.unexpose(key);
+  }
+
+  /** The ports exposed now. */
+  listExposed(): ExposedPort[] {
+    return this.ports.list();
+  }
+
+  /** Per-NIC counters (the `nics` part of {@link stats}). */
+  nicStats(): NicStats[] {
+    return this.allNics().map((n) => n.stats(formatMac));
+  }
+
+  /**
+   * Serves the HTTP control API on a Unix socket (cli.md: gvisor-tap-vsock's forwarder paths,
+   * `/leases`, `/stats`, plus `/nics/{id}/condition` and `/host-interface`). Closed with the network.
+   */
+  serveControl(path: string): ResultAsync<ControlServer, VnetError<'listen-failed'> | VnetError<'network-closed'>> {
+    if (this.closed) return errAsync(vnetError('network-closed', 'the network is closed'));
+    return serveControlApi(path, this, [...nicRoutes(this), ...hostInterfaceRoutes(this)]).map((srv) => {
+      this.controlServers.add(srv);
+      this.logger.info(`control API on ${path}`);
+      return srv;
+    });
   }
 
   /**
@@ -403,20 +442,17 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   }
 
   /** Counters snapshot. */
-  stats(): NetworkStats {
-    return collectStats(
-      this.allNics().map((n) => n.stats(formatMac)),
-      this.switch,
-      this.stack,
-      this.nat,
-      this.services,
-    );
+  stats(): NetworkStats & { expose: PortForwarderStats } {
+    return { ...collectStats(this.nicStats(), this.switch, this.stack, this.nat, this.services), expose: this.ports.stats() };
   }
 
   /** Closes every listener and NIC, writes the leases file, flushes the capture. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.controlServers].map((s) => s.close()));
+    this.controlServers.clear();
+    await this.ports.close();
     await closeHostInterfaces(this);
     await Promise.all([...this.unixListeners].map((l) => l.close()));
     this.unixListeners.clear();

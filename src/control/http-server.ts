@@ -36,6 +36,17 @@ export type Routes = Map<string, RouteHandler>;
 /** Largest request body accepted. */
 const MAX_BODY = 64 * 1024;
 
+/** The route whose `*` segments match `path`'s segments one for one. */
+function wildcard(routes: Routes, method: string, path: string): RouteHandler | undefined {
+  const segs = path.split('/');
+  for (const [key, h] of routes) {
+    if (!key.startsWith(`${method} `) || !key.includes('*')) continue;
+    const pat = key.slice(method.length + 1).split('/');
+    if (pat.length === segs.length && pat.every((p, i) => p === '*' || p === segs[i])) return h;
+  }
+  return undefined;
+}
+
 /** A running control server. */
 export interface ControlServer {
   readonly path: string;
@@ -85,8 +96,10 @@ export function serveHttp(path: string, routes: Routes): ResultAsync<ControlServ
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const url = new URL(req.url ?? '/', 'http://unix');
-      const key = `${req.method ?? 'GET'} ${url.pathname.replace(/\/+$/, '') || '/'}`;
-      const h = routes.get(key);
+      const path = url.pathname.replace(/\/+$/, '') || '/';
+      const method = req.method ?? 'GET';
+      // Exact paths first, then one wildcard segment (`/nics/*/condition`, `/host-interface/*`).
+      const h = routes.get(`${method} ${path}`) ?? wildcard(routes, method, path);
       if (h === undefined) {
         const known = [...routes.keys()].filter((k) => k.endsWith(` ${url.pathname}`));
         throw new HttpError(known.length > 0 ? 405 : 404, known.length > 0 ? `method not allowed; try ${known.join(', ')}` : `no such path: ${url.pathname}`);

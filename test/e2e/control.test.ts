@@ -12,8 +12,6 @@ import { execa } from 'execa';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ControlServer } from '../../src/control/http-server.js';
-import { serveControl, type ControlApi } from '../../src/control/routes.js';
-import { PortForwarder } from '../../src/forward/port-forwarder.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { runDhcp } from './harness/dhcp.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
@@ -25,7 +23,6 @@ if (skip) console.log(`SKIP test/e2e/control.test.ts: ${skip}`);
 
 let dir = '';
 let net: VirtualNetwork | undefined;
-let fwd: PortForwarder | undefined;
 let control: ControlServer | undefined;
 
 test.before(() => {
@@ -37,8 +34,6 @@ test.before(() => {
 test.after.each(async () => {
   await control?.close();
   control = undefined;
-  await fwd?.close();
-  fwd = undefined;
   await closeAllGuests();
   await net?.close();
   net = undefined;
@@ -87,26 +82,8 @@ it('curl drives expose, all, leases, stats and unexpose on the control socket', 
   const n = net;
   const q = join(dir, 'q.sock');
   (await n.listenQemu(q))._unsafeUnwrap();
-  // Built from the network's public fields, as the facade's exposePort/serveControl will be.
-  const f = new PortForwarder({
-    endpoint: n.tcp,
-    udp: n.udp,
-    gatewayIp: n.options.gatewayIp,
-    runtime: n.runtime,
-    logger: n.logger,
-    leases: () => n.leases(),
-    isGuestAddress: (a) => n.gateway.isGuestAddress(a),
-  });
-  fwd = f;
-  const api: ControlApi = {
-    exposePort: (s) => f.expose(s),
-    unexposePort: (k) => f.unexpose(k),
-    listExposed: () => f.list(),
-    leases: () => n.leases(),
-    stats: () => ({ ...n.stats(), expose: f.stats() }),
-  };
   const sock = join(dir, 'control.sock');
-  control = (await serveControl(sock, api))._unsafeUnwrap();
+  control = (await n.serveControl(sock))._unsafeUnwrap();
   const { g, ip } = await httpdGuest(q, 8080);
   const port = await freePort();
 
@@ -144,19 +121,7 @@ it('curl drives expose, all, leases, stats and unexpose on the control socket', 
   assert.is(refused, 'ECONNREFUSED');
 });
 
-/** Whether the facade delegates exposePort yet (the lead wires it; until then the CLI cannot expose). */
-function facadeWired(): Promise<boolean> {
-  const probe = VirtualNetwork.create({ allow: ['127.0.0.0/8'] })._unsafeUnwrap();
-  return Promise.resolve(probe.exposePort({ guest: '192.168.65.2', guestPort: 1, hostIp: '127.0.0.1', hostPort: 0, protocol: 'tcp' }))
-    .then((r) => r.isOk() || (r.error.kind as string) !== 'unsupported')
-    .finally(() => probe.close());
-}
-
 it('vnetkit serve --expose … --control PATH: the flag exposes at start, curl adds and removes more, SIGTERM cleans up', async () => {
-  if (!(await facadeWired())) {
-    console.log('  (skipped: VirtualNetwork.exposePort is still the placeholder; the lead wires it to PortForwarder)');
-    return;
-  }
   const q = join(dir, 'serve-q.sock');
   const sock = join(dir, 'serve-control.sock');
   const port = await freePort();

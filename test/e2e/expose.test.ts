@@ -42,10 +42,7 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-/**
- * A network with one namespace guest. The port forwarder is built from the network's public
- * fields, exactly as the facade's `exposePort` will build it.
- */
+/** A network with one namespace guest, and the network's own port forwarder (`net.exposePort`). */
 async function setup(opts: { dhcp?: boolean } = {}): Promise<{ g: Guest; ip: string; fwd: PortForwarder }> {
   net = VirtualNetwork.create({ allow: ['127.0.0.0/8'] })._unsafeUnwrap();
   const n = net;
@@ -55,16 +52,7 @@ async function setup(opts: { dhcp?: boolean } = {}): Promise<{ g: Guest; ip: str
   let ip = '192.168.65.20';
   if (opts.dhcp) ip = (await runDhcp(g)).ip;
   else await g.setAddress(`${ip}/24`);
-  fwd = new PortForwarder({
-    endpoint: n.tcp,
-    udp: n.udp,
-    gatewayIp: n.options.gatewayIp,
-    runtime: n.runtime,
-    logger: n.logger,
-    leases: () => n.leases(),
-    isGuestAddress: (a) => n.gateway.isGuestAddress(a),
-    neighbourKnown: (a) => n.neighbours.lookup(a) >= 0,
-  });
+  fwd = n.ports;
   return { g, ip, fwd };
 }
 
