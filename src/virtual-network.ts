@@ -34,7 +34,8 @@ import { PortForwarder, type ExposeHandle, type PortForwarderStats } from './for
 import type { ExposedPort, ExposeError, ExposeSpec, LeaseInfo, UnexposeKey } from './forward/expose-spec.js';
 import { hostInterfaceRoutes } from './host-interface/index.js';
 import { collectStats, type NetworkStats } from './network-stats.js';
-import { Nic, type NicStats, type NicTransport } from './nic.js';
+import type { Nic, NicStats, NicTransport } from './nic.js';
+import { NicRegistry, type AttachError, type AttachExtra } from './nic-registry.js';
 import { resolveOptions, type NetworkOptions, type OptionsError, type ResolvedOptions } from './options.js';
 import { systemRuntime, type Runtime } from './runtime/runtime.js';
 import type { DhcpService } from './services/dhcp/index.js';
@@ -51,14 +52,9 @@ import type { Neighbours } from './stack/neighbours.js';
 import type { TcpEndpoint } from './stack/tcp/endpoint.js';
 import type { UdpLayer } from './stack/udp.js';
 import { Switch } from './switch/switch.js';
-import { qemuFraming, u16leFraming, vmnetFraming, type Framing } from './transports/framing.js';
-import { StreamPort, type StreamPortCloseReason } from './transports/stream-port.js';
+import { qemuFraming, u16leFraming, type Framing } from './transports/framing.js';
 import { listenUnix, type ListenError, type UnixListener } from './transports/unix-listener.js';
-import { vmnetServerHandshake } from './transports/vmnet/handshake.js';
-import { macFromUuid } from './transports/vmnet/mac-from-uuid.js';
-import { formatIpv4, formatMac, macToBytes, parseIpv4 } from './wire/address.js';
-import { u48be } from './wire/bytes.js';
-import { ETH_HLEN } from './wire/ethernet.js';
+import { formatIpv4, formatMac, parseIpv4 } from './wire/address.js';
 import { PcapWriter } from './wire/pcap.js';
 
 export type { NetworkStats } from './network-stats.js';
@@ -70,8 +66,7 @@ export interface AttachOptions {
   name?: string;
 }
 
-/** Errors of {@link VirtualNetwork.attach}. */
-export type AttachError = VnetError<'network-closed'>;
+export type { AttachError } from './nic-registry.js';
 
 
 /** One L2 bridge and its gateway. */
@@ -89,11 +84,10 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
   /** Guest ports exposed on the host (`exposePort`). */
   readonly ports: PortForwarder;
   private readonly controlServers = new Set<ControlServer>();
-  private readonly nics = new Map<number, Nic>();
+  private readonly nics: NicRegistry;
   private readonly unixListeners = new Set<UnixListener>();
   private pcap: PcapWriter | undefined;
   private closed = false;
-  private nextNicSeq = 1;
   /** This network's own close() detaches its host interface (no chaining onto close needed). */
   readonly closesHostInterfaces = true;
 
@@ -114,6 +108,23 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
         const id = mac < 0 ? -1 : this.switch.macs.lookup(mac);
         return id < 0 ? undefined : id;
       },
+    });
+    this.nics = new NicRegistry({
+      switch: this.switch,
+      neighbours: this.stack.neighbours,
+      runtime,
+      logger,
+      mtu: options.mtu,
+      isClosed: () => this.closed,
+      bindVmnet: (uuid, mac, ip) => this.dhcp.server.bindVmnet(uuid, mac, ip),
+      unbindVmnet: (uuid) => this.services?.dhcp.server.unbindVmnet(uuid),
+      forgetGuest: (ip) => {
+        this.nat.closeForGuest(ip);
+        this.stack.forgetGuest(ip);
+      },
+      attached: (e) => this.emit('nic-attached', e),
+      detached: (e) => this.emit('nic-detached', e),
+      error: (e) => this.emit('error', e),
     });
     this.ports = new PortForwarder({
       endpoint: this.stack.tcp,
@@ -231,85 +242,15 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
 
   /** Runs the vmnet server handshake on any duplex (a Unix socket, a vsock stream) and attaches the NIC. */
   acceptVmnet(stream: Duplex, label: string): ResultAsync<Nic, VnetError> {
-    return vmnetServerHandshake(stream, {
-      scheduler: this.runtime.scheduler,
-      rng: this.runtime.rng,
-      log: (line) => this.logger.debug(`${label}: ${line}`),
-      assign: (req) => {
-        const mac = this.uniqueMacFor(req.uuid);
-        // vpnkit binds the UUID's address at handshake time, before any DHCP (protocols.md §1.7).
-        const bound = this.dhcp.server.bindVmnet(req.uuid, mac, req.preferredIp);
-        if (bound.isErr()) return err({ reason: bound.error.message });
-        return ok({ mac: macToBytes(mac), mtu: this.options.mtu });
-      },
-    })
-      .mapErr((e): VnetError => {
-        this.logger.warn(`${label}: vmnet handshake failed: ${e.message}`);
-        this.emit('error', vnetError('handshake-failed', `${label}: ${e.message}`, { cause: e }));
-        return e;
-      })
-      .andThen((session) => {
-        session.stream.on('error', () => {});
-        const r = this.attachStream(session.stream, vmnetFraming, 'vmnet', label, {
-          initial: session.rest,
-          mac: u48be(session.mac, 0),
-          uuid: session.uuid,
-          maxFrame: session.maxPacketSize,
-        });
-        if (r.isErr()) session.stream.destroy();
-        return r;
-      });
+    return this.nics.acceptVmnet(stream, label);
   }
 
   /**
    * Attaches a framed stream as a NIC. `initial` holds bytes that arrived with a handshake;
    * `mac`/`uuid` come from vmnet. @internal (used by transports)
    */
-  attachStream(
-    stream: Duplex,
-    framing: Framing,
-    transport: NicTransport,
-    label: string,
-    extra: { initial?: Uint8Array; mac?: number; uuid?: string; maxFrame?: number } = {},
-  ): Result<Nic, AttachError> {
-    if (this.closed) return err(vnetError('network-closed', 'the network is closed'));
-    const port = new StreamPort(stream, {
-      name: `${label}#${this.nextNicSeq++}`,
-      framing,
-      maxFrame: extra.maxFrame ?? this.options.mtu + ETH_HLEN,
-      ...(extra.initial !== undefined ? { initial: extra.initial } : {}),
-    });
-    const toSwitch = (p: StreamPort, b: Uint8Array, off: number, len: number): void => this.switch.input(p, b, off, len);
-    const nic = new Nic(port, transport, extra.uuid, (n, reason) => this.detachNic(n, reason), () => ({
-      port,
-      runtime: this.runtime,
-      swapPort: (cur, next) => this.switch.replace(cur, next),
-      routeInput: (sink) => {
-        port.onFrame = sink !== undefined ? (_p, b, off, len) => sink(b, off, len) : toSwitch;
-      },
-      switchInput: (b, off, len) => this.switch.input(port, b, off, len),
-    }));
-    if (extra.mac !== undefined) nic.mac = extra.mac;
-    this.switch.attach(port);
-    this.nics.set(port.id, nic);
-    port.onFrame = toSwitch;
-    port.onClose = (reason: StreamPortCloseReason) => {
-      if (reason.kind === 'framing' || reason.kind === 'error') {
-        this.logger.warn(reason.message);
-        this.emit('error', vnetError('nic-failed', reason.message, { cause: reason }));
-      }
-      this.detachNic(nic, reason.message);
-    };
-    port.start();
-    this.logger.info(`NIC ${port.name} attached (${transport}${extra.uuid ? `, uuid ${extra.uuid}` : ''})`);
-    this.emit('nic-attached', {
-      id: port.id,
-      name: port.name,
-      transport,
-      ...(extra.mac !== undefined ? { mac: formatMac(extra.mac) } : {}),
-      ...(extra.uuid !== undefined ? { uuid: extra.uuid } : {}),
-    });
-    return ok(nic);
+  attachStream(stream: Duplex, framing: Framing, transport: NicTransport, label: string, extra: AttachExtra = {}): Result<Nic, AttachError> {
+    return this.nics.attachStream(stream, framing, transport, label, extra);
   }
 
   /** The attached NIC with this id. */
@@ -319,7 +260,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
 
   /** All attached NICs. */
   allNics(): Nic[] {
-    return [...this.nics.values()];
+    return this.nics.all();
   }
 
   // ---- addresses ------------------------------------------------------------------------------
@@ -456,7 +397,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     await closeHostInterfaces(this);
     await Promise.all([...this.unixListeners].map((l) => l.close()));
     this.unixListeners.clear();
-    for (const nic of [...this.nics.values()]) nic.close('network closed');
+    this.nics.closeAll('network closed');
     this.nat.close();
     this.stack.close();
     await this.services?.close();
@@ -472,39 +413,5 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
       this.logger.info(`listening on ${path}`);
       return okAsync(l);
     });
-  }
-
-  /** The stable MAC for a UUID, bumped past any MAC already in use by another NIC. */
-  private uniqueMacFor(uuid: string): number {
-    let mac = macFromUuid(uuid);
-    const taken = new Set(this.allNics().filter((n) => n.uuid !== uuid).map((n) => n.mac));
-    while (taken.has(mac)) mac = 0x020000000000 + ((mac + 1) % 0x10000000000);
-    return mac;
-  }
-
-  /** The guest addresses reached through a NIC (from the MACs learnt on its port). */
-  private guestIpsOf(nic: Nic): number[] {
-    const macs = new Set(this.switch.macs.macsOf(nic.id));
-    if (nic.mac >= 0) macs.add(nic.mac);
-    return this.neighbours
-      .entries()
-      .filter((e) => macs.has(e.mac))
-      .map((e) => e.ip);
-  }
-
-  private detachNic(nic: Nic, reason: string): void {
-    if (!this.nics.has(nic.id)) return;
-    // Free every flow of the guest before its MACs are forgotten (a vanished VM leaves nothing behind).
-    for (const ip of this.guestIpsOf(nic)) {
-      this.nat.closeForGuest(ip);
-      this.stack.forgetGuest(ip);
-    }
-    if (nic.uuid !== undefined) this.services?.dhcp.server.unbindVmnet(nic.uuid);
-    nic.closeConditioning();
-    this.nics.delete(nic.id);
-    this.switch.detach(nic.port);
-    if (nic.port instanceof StreamPort) nic.port.close({ kind: 'closed', message: reason });
-    this.logger.info(`NIC ${nic.name} detached: ${reason}`);
-    this.emit('nic-detached', { id: nic.id, name: nic.name, reason });
   }
 }
