@@ -6,7 +6,7 @@
  *
  *   node --import tsx test/bench/guest-path.bench.ts [--runs 5] [--seconds 10] [--mtu 1500,65520]
  *        [--peers vnetkit,passt] [--tests up,down,crr,crrp,rr] [--parallel 8] [--runner compiled|tsx]
- *        [--node-args=--max-semi-space-size=32] [--profile] [--json FILE] [--keep]
+ *        [--node-args=--max-semi-space-size=32] [--repo PATH] [--profile] [--json FILE] [--keep]
  *
  * Each run starts a fresh peer process per MTU, attaches a fresh guest, and measures: iperf3
  * throughput both ways (JSON output), connections per second (one at a time, and `--parallel`
@@ -48,6 +48,8 @@ interface BenchOptions {
   tests: TestName[];
   parallel: number;
   runner: VnetkitRunner;
+  /** The vnetkit checkout to measure (default: this one), e.g. a `git worktree` of a baseline. */
+  repo: string;
   /** Extra `node` flags for vnetkit, e.g. `--max-semi-space-size=32`. */
   nodeArgs: string[];
   profile: boolean;
@@ -80,6 +82,7 @@ function parseOptions(argv: string[]): BenchOptions {
       parallel: { type: 'string', default: '8' },
       runner: { type: 'string', default: 'compiled' },
       'node-args': { type: 'string', default: '' },
+      repo: { type: 'string', default: REPO },
       profile: { type: 'boolean', default: false },
       syscalls: { type: 'boolean', default: false },
       json: { type: 'string' },
@@ -97,6 +100,7 @@ function parseOptions(argv: string[]): BenchOptions {
     parallel: Math.floor(positive('parallel', v.parallel)),
     runner: list('runner', v.runner, ['compiled', 'tsx'] as const)[0] ?? 'compiled',
     nodeArgs: v['node-args'].split(' ').filter(Boolean),
+    repo: resolve(v.repo),
     profile: v.profile,
     syscalls: v.syscalls,
     json: v.json,
@@ -167,7 +171,7 @@ async function main(): Promise<number> {
     }
   }
   if (o.syscalls && syscallCountSkipReason()) throw new Error(`--syscalls: ${syscallCountSkipReason()}`);
-  const env = describeEnvironment(REPO);
+  const env = describeEnvironment(o.repo);
   console.log(formatEnvironment(env));
   console.log(`options: ${o.runs} runs, ${o.seconds} s per workload, MTU ${o.mtus.join('/')}, tests ${o.tests.join(',')}, crrp parallel ${o.parallel}, vnetkit ${o.runner}${o.nodeArgs.length ? ` (node ${o.nodeArgs.join(' ')})` : ''}`);
   console.log(`start: ${loadLine()}`);
@@ -178,7 +182,7 @@ async function main(): Promise<number> {
   try {
     console.error(`preparing: net-probe, vnetkit (${o.runner}) in ${dir}`);
     const probeBin = await buildNetProbe(dir);
-    const prepared = o.peers.includes('vnetkit') ? await prepareVnetkit(REPO, o.runner, dir) : { command: { nodeArgs: [], cwd: REPO }, warnings: '' };
+    const prepared = o.peers.includes('vnetkit') ? await prepareVnetkit(o.repo, o.runner, dir) : { command: { nodeArgs: [], cwd: o.repo }, warnings: '' };
     const { warnings } = prepared;
     const vnetkit = { ...prepared.command, nodeArgs: [...o.nodeArgs, ...prepared.command.nodeArgs] };
     if (warnings) console.error(`note: tsc reported type errors; the emitted JavaScript is measured anyway:\n${warnings.slice(0, 2000)}`);
