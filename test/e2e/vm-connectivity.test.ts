@@ -4,7 +4,7 @@
  *
  * - A gets its DHCP lease from vnetkit, resolves `host.internal` through the gateway's DNS and
  *   fetches from a host HTTP server on 127.0.0.1 through the host-loopback alias;
- * - the host reaches A's httpd through `exposePort(80)`;
+ * - the host reaches A's httpd through an exposed port 80 (`exposePort`), and not after closing it;
  * - VM B, on the same network, fetches from A's httpd.
  *
  * The guest has no shell on its console, so "resolves host.internal" is shown by its wget
@@ -14,9 +14,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { waitUntil } from './harness/probes.js';
 import { TestVm, reportTiming } from './vm/boot.js';
 import { runCleanups } from './vm/cleanup.js';
+import { exposeGuestPort } from './vm/expose.js';
 import { vmSkipReason } from './vm/guest-image.js';
+import { httpGetText } from './vm/host-client.js';
 import { HOST_GREETING, startHostHttp, type HostHttp } from './vm/host-http.js';
 import { makeTestDir, startResolver, startTestNetwork, type TestNetwork } from './vm/test-network.js';
 
@@ -84,6 +87,23 @@ it('a VM gets its DHCP lease from vnetkit, resolves host.internal and fetches fr
   assert.is(nics[0]!.transport, 'qemu');
   assert.ok(nics[0]!.framesIn > 0 && nics[0]!.framesOut > 0, 'frames crossed it both ways');
   lab = { net, http, a, aIp: lease.fields.ip! };
+});
+
+it('the host reaches the VM\'s httpd through its exposed port 80', async () => {
+  const { net, aIp } = labOrFail();
+  // No guest named: A is the only leased guest, as for exposePort(80) (on a free host port here).
+  const exposed = await exposeGuestPort(net.net, undefined, 80);
+  assert.is(exposed.guestIp, aIp);
+  const page = await httpGetText(exposed.hostPort, '/');
+  assert.equal(page, { status: 200, body: `hello from vmlab guest ${aIp}\n` });
+  await waitUntil('the exposed connection to close after the page', () => exposed.connections === 0, { timeoutMs: 30_000 });
+  await exposed.close();
+  // Closed means closed: the host port no longer answers.
+  const refused = await httpGetText(exposed.hostPort, '/', 5000).then(
+    () => 'answered',
+    (e: NodeJS.ErrnoException) => e.code,
+  );
+  assert.is(refused, 'ECONNREFUSED');
 });
 
 it('a second VM on the same network fetches from the first VM\'s httpd', async () => {
