@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { VirtualNetwork } from '../src/index.js';
+import { VirtualNetwork, type ExposeHandle } from '../src/index.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -39,15 +39,14 @@ for (const name of ['nic-attached', 'nic-detached', 'lease', 'release', 'error']
 console.log(`listening: qemu ${join(dir, 'vm.sock')}`);
 console.log(`listening: hyperkit ${join(dir, 'vpnkit.eth.sock')}`);
 
-// exposePort(port) picks "the only leased guest", so it waits for one.
-let exposed: { close(): Promise<void> } | undefined;
+// exposePort picks "the only leased guest" when none is named, so it waits for one.
+let exposed: ExposeHandle | undefined;
 net.once('lease', (l) => {
-  void net.exposePort({ guest: l.ip, guestPort: Number(flags.expose), hostIp: '127.0.0.1', hostPort: Number(flags['host-port']), protocol: 'tcp' }).then((r) =>
+  void net.exposePort({ guestPort: Number(flags.expose), hostPort: Number(flags['host-port']) }).then((r) =>
     r.match(
       (h) => {
-        const handle = h as { hostPort: number; close(): Promise<void> };
-        exposed = handle;
-        console.log(`exposed: http://127.0.0.1:${handle.hostPort}/ -> ${l.ip}:${flags.expose}`);
+        exposed = h;
+        console.log(`exposed: http://127.0.0.1:${h.hostPort}/ -> ${h.guestIp}:${h.guestPort}`);
       },
       (e) => console.log(`expose failed: ${e.message}`),
     ),

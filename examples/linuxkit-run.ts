@@ -19,7 +19,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { VirtualNetwork, streamLogger, type LeaseEvent } from '../src/index.js';
+import { VirtualNetwork, streamLogger, type ExposeHandle, type LeaseEvent } from '../src/index.js';
 import { launchVm, type LaunchedVm } from './vm-launch.js';
 
 const USAGE = 'usage: linuxkit-run.ts [--prefix P] [--ip IP] [--mac MAC] [--host-port N] [--dns-upstream IP[:PORT]]... [--allow CIDR]... [--keep] [--console] [--timeout SECONDS]';
@@ -94,7 +94,7 @@ async function run(signal: AbortSignal): Promise<number> {
   net.on('error', (e) => process.stderr.write(`network error: ${e.message}\n`));
   const socketDir = await mkdtemp(join(tmpdir(), 'vnetkit-run-'));
   let vm: LaunchedVm | undefined;
-  let exposed: { close(): Promise<void> } | undefined;
+  let exposed: ExposeHandle | undefined;
   let code = 0;
   try {
     // Subscribe before the VM starts: its first lease can come within a second.
@@ -122,17 +122,17 @@ async function run(signal: AbortSignal): Promise<number> {
     );
     console.log(`lease: ${lease.ip} mac ${lease.mac}${lease.uuid ? ` uuid ${lease.uuid}` : ''}${lease.hostname ? ` hostname ${lease.hostname}` : ''}`);
 
-    const r = await net.exposePort({ guest: lease.ip, guestPort: 80, hostIp: '127.0.0.1', hostPort, protocol: 'tcp' });
+    const r = await net.exposePort({ guest: lease.ip, guestPort: 80, hostIp: '127.0.0.1', hostPort });
     if (r.isErr()) throw new Error(`expose port 80: ${r.error.message}`);
-    const handle = r.value as { hostPort: number; close(): Promise<void> };
-    exposed = handle;
-    console.log(`exposed: http://127.0.0.1:${handle.hostPort}/ -> ${lease.ip}:80`);
+    exposed = r.value;
+    const port = r.value.hostPort!; // a TCP port always has one (hostPort 0 resolved to the port bound)
+    console.log(`exposed: http://127.0.0.1:${port}/ -> ${lease.ip}:80`);
 
     // The guest's web server may start after its lease: retry until it answers or time runs out.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        const page = await abortable(fetchOnce(handle.hostPort), signal);
+        const page = await abortable(fetchOnce(port), signal);
         console.log(`fetched: ${page.status} ${page.firstLine}`);
         break;
       } catch (e) {
