@@ -38,11 +38,16 @@ export async function startIperfServer(port: number): Promise<{ stop(): void }> 
   let out = '';
   child.stdout!.on('data', (c: Buffer) => void (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => void (out += c.toString()));
-  await waitUntil(`iperf3 -s on 127.0.0.1:${port} (${out.trim()})`, () => out.includes('Server listening') || child.exitCode !== null, {
-    timeoutMs: 10_000,
-    intervalMs: 20,
-  });
-  if (child.exitCode !== null) throw new Error(`iperf3 -s exited: ${out}`);
+  try {
+    await waitUntil(`iperf3 -s on 127.0.0.1:${port}`, () => out.includes('Server listening') || child.exitCode !== null, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    if (child.exitCode !== null) throw new Error(`iperf3 -s exited: ${out}`);
+  } catch (e) {
+    child.kill('SIGTERM'); // never leave a server behind
+    throw e;
+  }
   return { stop: () => void child.kill('SIGTERM') };
 }
 

@@ -42,11 +42,21 @@ export async function startEchoServer(bin: string, closeAfterEcho: boolean): Pro
   let out = '';
   child.stdout!.on('data', (c: Buffer) => void (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => void (out += c.toString()));
-  const port = await waitUntil('net-probe server to print its port', () => {
-    if (child.exitCode !== null) throw new Error(`net-probe server exited: ${out}`);
-    const m = /^port (\d+)$/m.exec(out);
-    return m ? Number(m[1]) : undefined;
-  }, { timeoutMs: 10_000, intervalMs: 20 });
+  let port: number;
+  try {
+    port = await waitUntil(
+      'net-probe server to print its port',
+      () => {
+        if (child.exitCode !== null) throw new Error(`net-probe server exited: ${out}`);
+        const m = /^port (\d+)$/m.exec(out);
+        return m ? Number(m[1]) : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 20 },
+    );
+  } catch (e) {
+    child.kill('SIGTERM'); // never leave a server behind
+    throw e;
+  }
   return { port, stop: () => void child.kill('SIGTERM') };
 }
 
