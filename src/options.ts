@@ -26,6 +26,8 @@ export interface NetworkOptions {
   gatewayIp?: string;
   /** Host-loopback alias: guest traffic to it reaches host 127.0.0.1. Default: `.254`; `false` disables it. */
   hostIp?: string | false;
+  /** `false` turns the host-loopback alias off (same as `hostIp: false`): guests cannot reach host 127.0.0.1. */
+  hostLoopback?: boolean;
   /** DHCP pool bounds. Default `.2` to `.253`. */
   lowestIp?: string;
   highestIp?: string;
@@ -74,6 +76,12 @@ export interface NetworkOptions {
   icmpForwarding?: boolean | 'auto';
   /** Close established TCP flows idle this long, ms (guest keepalives count). Default 0: never. */
   tcpIdleTimeoutMs?: number;
+  /** Most guest TCP flows open at once (pending connects included); over it new SYNs get RST. Default: unlimited. */
+  maxTcpFlows?: number;
+  /** Most guest UDP flows at once; at the cap the least recently used is closed. Default 4096. */
+  maxUdpFlows?: number;
+  /** New guest TCP flows per second per guest address (a token bucket); over it SYNs are dropped. Default: unlimited. */
+  newFlowsPerSecond?: number;
   /** Verify IPv4/ICMP/UDP/TCP checksums of guest frames. Default true. */
   verifyChecksums?: boolean;
   /** Clock, timers and randomness (tests inject manual ones). */
@@ -116,6 +124,9 @@ export interface ResolvedOptions {
   egressMtu: number | undefined;
   icmpForwarding: boolean | 'auto';
   tcpIdleTimeoutMs: number;
+  maxTcpFlows: number | undefined;
+  maxUdpFlows: number | undefined;
+  newFlowsPerSecond: number | undefined;
 }
 
 /** A bad option. */
@@ -148,7 +159,8 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
   const gw = inSubnet('gatewayIp', o.gatewayIp, subnet.network + 1);
   if (gw.isErr()) return err(gw.error);
   let hostIp = -1;
-  if (o.hostIp !== false) {
+  if (o.hostLoopback === false && typeof o.hostIp === 'string') return bad('hostLoopback', 'cannot be false while hostIp names an address');
+  if (o.hostIp !== false && o.hostLoopback !== false) {
     const h = inSubnet('hostIp', o.hostIp, bcast - 1);
     if (h.isErr()) return err(h.error);
     if (h.value === gw.value) return bad('hostIp', 'the host-loopback alias cannot equal the gateway address');
@@ -172,6 +184,8 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
     return bad('icmpForwarding', `expected 'auto', true or false, got ${String(o.icmpForwarding)}`);
   if (o.tcpIdleTimeoutMs !== undefined && (!Number.isFinite(o.tcpIdleTimeoutMs) || o.tcpIdleTimeoutMs < 0))
     return bad('tcpIdleTimeoutMs', `must be a non-negative number of ms, got ${o.tcpIdleTimeoutMs}`);
+  for (const [name, v] of [['maxTcpFlows', o.maxTcpFlows], ['maxUdpFlows', o.maxUdpFlows], ['newFlowsPerSecond', o.newFlowsPerSecond]] as const)
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) return bad(name, `must be a positive integer, got ${v}`);
   const leaseTimeSeconds = o.leaseTimeSeconds ?? 3600;
   if (!Number.isInteger(leaseTimeSeconds) || leaseTimeSeconds < 60) return bad('leaseTimeSeconds', 'must be an integer of at least 60');
   for (const u of o.dnsUpstreams ?? []) {
@@ -231,5 +245,8 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
     egressMtu: o.egressMtu,
     icmpForwarding: o.icmpForwarding ?? 'auto',
     tcpIdleTimeoutMs: o.tcpIdleTimeoutMs ?? 0,
+    maxTcpFlows: o.maxTcpFlows,
+    maxUdpFlows: o.maxUdpFlows,
+    newFlowsPerSecond: o.newFlowsPerSecond,
   });
 }

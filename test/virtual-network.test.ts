@@ -7,7 +7,8 @@ import { VirtualNetwork } from '../src/virtual-network.js';
 import type { NetworkOptions } from '../src/options.js';
 import type { DnsQueryEvent } from '../src/services/dns/index.js';
 import { CapturePort } from './harness/capture-port.js';
-import { udpPacket } from './harness/frames.js';
+import { tcpPacket, udpPacket } from './harness/frames.js';
+import { createServer, type AddressInfo } from 'node:net';
 
 const GW_MAC = 'f6:16:36:bc:f9:c6';
 const G1 = '02:00:00:00:00:10';
@@ -88,6 +89,30 @@ test('with the host-loopback alias disabled the network starts and host names do
   assert.ok(reply);
   assert.is(dnsPacket.decode(reply!.subarray(42)).answers?.length ?? 0, 0);
   await net.close();
+});
+
+test('maxTcpFlows: a guest connection over the limit is refused with RST and counted', async () => {
+  const server = createServer((s) => s.on('error', () => {}));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const { net, nic, send } = make({ allow: ['127.0.0.0/8'], maxTcpFlows: 1 });
+  send(tcpPacket(GW_MAC, G1, '192.168.65.10', 40001, '192.168.65.254', port, 0x02, 1000));
+  const deadline = Date.now() + 5000;
+  while (!nic.frames.some((f) => f[47] === 0x12) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(nic.take().some((f) => f[47] === 0x12), 'the first SYN got a SYN-ACK once the host accepted');
+  send(tcpPacket(GW_MAC, G1, '192.168.65.10', 40002, '192.168.65.254', port, 0x02, 2000));
+  const rst = nic.take().find((f) => (f[47]! & 0x04) !== 0);
+  assert.ok(rst, 'the second SYN was refused at once');
+  assert.is(net.stats().tcp.outbound.limited, 1);
+  await net.close();
+  server.close();
+});
+
+test('hostLoopback: false is the same as hostIp: false', async () => {
+  const { net } = make({ hostLoopback: false });
+  assert.is(net.options.hostIp, -1);
+  await net.close();
+  assert.is(VirtualNetwork.create({ hostLoopback: false, hostIp: '192.168.65.200' })._unsafeUnwrapErr().kind, 'invalid-option');
 });
 
 test.run();

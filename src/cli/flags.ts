@@ -61,6 +61,9 @@ const options = {
   'gateway-names': { type: 'string' },
   'host-resolver': { type: 'boolean' },
   'no-icmp-forwarding': { type: 'boolean' },
+  'max-connections': { type: 'string' },
+  'max-udp-flows': { type: 'string' },
+  'new-flows-per-second': { type: 'string' },
   'tcp-idle-timeout': { type: 'string' },
   'no-host-resolver': { type: 'boolean' },
   allow: { type: 'string', multiple: true },
@@ -122,6 +125,12 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   if (v.search !== undefined) network.searchDomains = v.search;
   if (v['host-resolver'] && v['no-host-resolver']) return badFlag('--host-resolver', 'give --host-resolver or --no-host-resolver, not both');
   if (v['no-icmp-forwarding']) network.icmpForwarding = false;
+  for (const [flag, key] of [['max-connections', 'maxTcpFlows'], ['max-udp-flows', 'maxUdpFlows'], ['new-flows-per-second', 'newFlowsPerSecond']] as const) {
+    const val = v[flag];
+    if (val === undefined) continue;
+    if (!/^\d+$/.test(val) || Number(val) < 1) return badFlag(`--${flag}`, `expected a positive integer, got ${val}`);
+    network[key] = Number(val);
+  }
   if (v['tcp-idle-timeout'] !== undefined) {
     if (!/^\d+$/.test(v['tcp-idle-timeout'])) return badFlag('--tcp-idle-timeout', `expected whole seconds, got ${v['tcp-idle-timeout']}`);
     network.tcpIdleTimeoutMs = Number(v['tcp-idle-timeout']) * 1000;

@@ -19,6 +19,7 @@ const USAGE = `usage: vnetkit serve (--qemu PATH | --ethernet PATH|URI | --ether
   --host-resolver | --no-host-resolver   A/AAAA from the host's resolver (default: macOS/Windows only)
   --no-icmp-forwarding      drop guests' pings to other addresses instead of using host ping sockets
   --tcp-idle-timeout SECONDS   close idle guest TCP flows (default: never)
+  --max-connections N  --max-udp-flows N  --new-flows-per-second N   limits on guest flows
   --allow CIDR  --deny CIDR
   --expose [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp]  --control PATH
   --condition SELECTOR:SETTINGS   e.g. '*:latency=100ms,loss=1%,rate=50mbit' (SELECTOR: *, MAC, UUID)

@@ -30,6 +30,10 @@ const FLAG_OF_OPTION: Record<string, string> = {
   pcap: '--pcap',
   hostResolver: '--host-resolver',
   tcpIdleTimeoutMs: '--tcp-idle-timeout',
+  hostLoopback: '--no-host-loopback',
+  maxTcpFlows: '--max-connections',
+  maxUdpFlows: '--max-udp-flows',
+  newFlowsPerSecond: '--new-flows-per-second',
 };
 
 /** Output streams and process hooks, injectable for tests. */

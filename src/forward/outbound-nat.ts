@@ -59,7 +59,7 @@ export class OutboundNat {
       onClose: (e) => hooks.flowClose(e),
       nicOf: (ip) => hooks.nicOf(ip),
     });
-    this.udpNat = new UdpNat(runtime, stack.udp, stack.icmp, this.egress, this.addressMap);
+    this.udpNat = new UdpNat(runtime, stack.udp, stack.icmp, this.egress, this.addressMap, o.maxUdpFlows !== undefined ? { maxFlows: o.maxUdpFlows } : {});
     this.udpNat.flowEvents = this.flowEvents;
     this.tcpOut = new TcpOutbound({
       endpoint: stack.tcp,
@@ -67,6 +67,8 @@ export class OutboundNat {
       hostLoopbackIp: o.hostIp,
       flowEvents: this.flowEvents,
       ...(o.tcpIdleTimeoutMs > 0 ? { idleTimeoutMs: o.tcpIdleTimeoutMs } : {}),
+      ...(o.maxTcpFlows !== undefined ? { maxFlows: o.maxTcpFlows } : {}),
+      ...(o.newFlowsPerSecond !== undefined ? { newFlowsPerSecond: o.newFlowsPerSecond } : {}),
       egressPolicy: (ip) => this.egress.permits(ip, 'tcp'),
       sendIcmpUnreachable: (req, reason) => this.unreachableForSyn(req, reason === 'net-unreachable' ? IcmpUnreach.Net : IcmpUnreach.Host),
     });

@@ -8,6 +8,7 @@ import { EtherType, writeEthernet } from '../../src/wire/ethernet.js';
 import { IcmpType, writeIcmp } from '../../src/wire/icmpv4.js';
 import { IpProto, writeIpv4 } from '../../src/wire/ipv4.js';
 import { writeUdp } from '../../src/wire/udp.js';
+import { writeTcpChecksum, writeTcpHeader } from '../../src/wire/tcp.js';
 
 const ip = (s: string): number => parseIpv4(s)!;
 const mac = (s: string): number => parseMac(s)!;
@@ -39,4 +40,13 @@ export function udpPacket(dstMac: string, srcMac: string, src: string, sport: nu
   data.copy(l4, 8);
   writeUdp(l4, 0, sport, dport, l4.length, ip(src), ip(dst));
   return ipv4Packet(dstMac, srcMac, src, dst, IpProto.UDP, l4);
+}
+
+/** A bare TCP segment (no options, no payload) with a correct checksum. */
+export function tcpPacket(dstMac: string, srcMac: string, src: string, sport: number, dst: string, dport: number, flags: number, seq: number, ack = 0): Buffer {
+  const l4 = Buffer.alloc(20);
+  writeTcpHeader(l4, 0, sport, dport, seq, ack, 20, flags, 65535);
+  const f = ipv4Packet(dstMac, srcMac, src, dst, IpProto.TCP, l4);
+  writeTcpChecksum(f, 34, 20, ip(src), ip(dst));
+  return f;
 }
