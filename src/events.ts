@@ -12,7 +12,10 @@ export interface NicAttachedEvent {
   id: number;
   name: string;
   transport: 'qemu' | 'vmnet' | 'stdio' | 'tap';
-  /** The NIC's MAC when the transport tells it (vmnet), else learnt from its first frame. */
+  /**
+   * The NIC's MAC when the transport announces it (vmnet). QEMU and stdio NICs announce none; their
+   * MAC appears in `stats().nics` once the switch has seen a frame from them.
+   */
   mac?: string;
   uuid?: string;
 }

@@ -82,7 +82,9 @@ export class NicRegistry {
       ...(extra.initial !== undefined ? { initial: extra.initial } : {}),
     });
     const toSwitch = (p: StreamPort, b: Uint8Array, off: number, len: number): void => h.switch.input(p, b, off, len);
-    const nic = new Nic(port, transport, extra.uuid, (n, reason) => this.detach(n, reason), () => ({
+    // A QEMU or stdio NIC announces no MAC: it is the first source the switch learnt on its port.
+    const learnt = (): number => h.switch.macs.macsOf(port.id)[0] ?? -1;
+    const nic = new Nic(port, transport, extra.uuid, learnt, (n, reason) => this.detach(n, reason), () => ({
       port,
       runtime: h.runtime,
       swapPort: (cur, next) => h.switch.replace(cur, next),
@@ -91,7 +93,7 @@ export class NicRegistry {
       },
       switchInput: (b, off, len) => h.switch.input(port, b, off, len),
     }));
-    if (extra.mac !== undefined) nic.mac = extra.mac;
+    if (extra.mac !== undefined) nic.announcedMac = extra.mac;
     h.switch.attach(port);
     this.nics.set(port.id, nic);
     port.onFrame = toSwitch;

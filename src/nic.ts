@@ -29,13 +29,15 @@ export interface NicStats {
 
 /** A NIC attached to a VirtualNetwork. */
 export class Nic {
-  /** MAC as a number once known (-1 before). */
-  mac = -1;
+  /** The MAC the transport announced (vmnet's Vif), -1 when it did not. */
+  announcedMac = -1;
   private slot: ConditionSlot | undefined;
   constructor(
     readonly port: SwitchPort,
     readonly transport: NicTransport,
     readonly uuid: string | undefined,
+    /** The first MAC the switch learnt on this NIC's port, -1 before any frame. */
+    private readonly learntMac: () => number,
     private readonly detach: (nic: Nic, reason: string) => void,
     /** Where this NIC's conditioning middleware plugs in (made on first use: unconditioned NICs cost nothing). */
     private readonly conditionHost: () => ConditionHost,
@@ -61,6 +63,11 @@ export class Nic {
   /** Removes conditioning (held frames are dropped); called when the NIC detaches. @internal */
   closeConditioning(): void {
     this.slot?.close();
+  }
+
+  /** The NIC's MAC as a number: announced by the transport, else learnt from its frames; -1 before either. */
+  get mac(): number {
+    return this.announcedMac >= 0 ? this.announcedMac : this.learntMac();
   }
 
   get id(): number {

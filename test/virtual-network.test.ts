@@ -7,6 +7,7 @@ import { VirtualNetwork } from '../src/virtual-network.js';
 import type { NetworkOptions } from '../src/options.js';
 import type { DnsQueryEvent } from '../src/services/dns/index.js';
 import { CapturePort } from './harness/capture-port.js';
+import { duplexPair } from './harness/duplex-pair.js';
 import { tcpPacket, udpPacket } from './harness/frames.js';
 import { createServer, type AddressInfo } from 'node:net';
 
@@ -113,6 +114,20 @@ test('hostLoopback: false is the same as hostIp: false', async () => {
   assert.is(net.options.hostIp, -1);
   await net.close();
   assert.is(VirtualNetwork.create({ hostLoopback: false, hostIp: '192.168.65.200' })._unsafeUnwrapErr().kind, 'invalid-option');
+});
+
+test('a QEMU NIC reports the MAC of its frames once it sent one', async () => {
+  const { net } = make();
+  const [ours, theirs] = duplexPair();
+  const nic = net.attach(ours, { framing: 'qemu' })._unsafeUnwrap();
+  assert.is(net.nicStats()[0]!.mac, undefined, 'unknown before any frame');
+  const f = udpPacket(GW_MAC, G1, '192.168.65.10', 5353, '192.168.65.1', 53, query('gateway.internal'));
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(f.length);
+  theirs.write(Buffer.concat([prefix, f]));
+  while (nic.mac < 0) await new Promise((r) => setImmediate(r));
+  assert.is(net.nicStats()[0]!.mac, G1);
+  await net.close();
 });
 
 test.run();

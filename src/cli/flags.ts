@@ -9,6 +9,7 @@ import { vnetError, type VnetError } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../logger.js';
 import type { NetworkOptions, Reservation } from '../options.js';
 import { parseConditionSpec, type ConditionRule } from '../switch/condition-flag.js';
+import { parseEventGroups, type EventGroup } from '../control/event-routes.js';
 import { HOST_INTERFACE_FLAG_OPTIONS, hostInterfaceFromFlags, type HostInterfaceSpec } from '../host-interface/index.js';
 
 /** A parsed `--expose [HOSTIP:]HOSTPORT:GUESTIP:GUESTPORT[/tcp|/udp]`. */
@@ -31,6 +32,8 @@ export interface ServeConfig {
   control: string | undefined;
   /** `--host-interface NAME=IP/PREFIX` with its `--host-route`s. */
   hostInterface: HostInterfaceSpec | undefined;
+  /** Extra event groups printed as JSON lines (`--events flow,dns`). */
+  events: EventGroup[];
   /** `--condition SELECTOR:SETTINGS` rules, applied to matching NICs as they attach. */
   conditions: ConditionRule[];
   json: boolean;
@@ -61,6 +64,7 @@ const options = {
   'gateway-names': { type: 'string' },
   'host-resolver': { type: 'boolean' },
   'no-icmp-forwarding': { type: 'boolean' },
+  events: { type: 'string' },
   'max-connections': { type: 'string' },
   'max-udp-flows': { type: 'string' },
   'new-flows-per-second': { type: 'string' },
@@ -170,6 +174,12 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
     if (p.isErr()) return err(p.error);
     conditions.push(p.value);
   }
+  let events: EventGroup[] = [];
+  if (v.events !== undefined) {
+    const g = parseEventGroups(v.events);
+    if (typeof g === 'string') return badFlag('--events', g);
+    events = g;
+  }
   const hi = hostInterfaceFromFlags(v['host-interface'], v['host-route']);
   if (hi.isErr()) return err(hi.error);
   const logLevel = v['log-level'] ?? 'info';
@@ -179,5 +189,5 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   const ethernetConnect = v['ethernet-connect'] ?? [];
   if (qemu.length === 0 && ethernet.length === 0 && ethernetConnect.length === 0)
     return badFlag('--qemu', 'give at least one --qemu PATH, --ethernet PATH|URI or --ethernet-connect URI');
-  return ok({ network, qemu, ethernet, ethernetConnect, expose, control: v.control, conditions, hostInterface: hi.value, json: v.json ?? false, logLevel });
+  return ok({ network, qemu, ethernet, ethernetConnect, expose, control: v.control, conditions, events, hostInterface: hi.value, json: v.json ?? false, logLevel });
 }

@@ -25,6 +25,7 @@ const USAGE = `usage: vnetkit serve (--qemu PATH | --ethernet PATH|URI | --ether
   --condition SELECTOR:SETTINGS   e.g. '*:latency=100ms,loss=1%,rate=50mbit' (SELECTOR: *, MAC, UUID)
   --host-interface NAME=IP/PREFIX[,mac=MAC][,mtu=N]  --host-route 'CIDR via IP'   (Linux, CAP_NET_ADMIN)
   --mtu N  --egress-mtu N  --pcap FILE  --json  --log-level error|warn|info|debug
+  --events flow,dns         also print guest flows and DNS queries as JSON lines
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -7,6 +7,7 @@ import { serveEthernet } from '../../adapters/hvsock/ethernet.js';
 import { streamLogger } from '../logger.js';
 import { keepProcessAlive } from '../runtime/keep-alive.js';
 import { selectsNic, type ConditionRule } from '../switch/condition-flag.js';
+import { subscribeEvents } from '../control/event-routes.js';
 import { parseMac } from '../wire/address.js';
 import { VirtualNetwork } from '../virtual-network.js';
 import type { ServeConfig } from './flags.js';
@@ -93,6 +94,8 @@ export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
     if (!cfg.json) logger.error(e.message);
   });
 
+  // --events flow,dns: the opt-in event groups as JSON lines (whatever --json says).
+  const unsubscribe = subscribeEvents(net, cfg.events.filter((g) => g === 'flow' || g === 'dns'), (line) => io.out.write(`${JSON.stringify(line)}\n`));
   const fail = async (message: string): Promise<number> => {
     io.err.write(`vnetkit: ${message}\n`);
     await net.close();
@@ -144,6 +147,7 @@ export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
   logger.info(`${signal}: shutting down`);
   for (const e of ethernet) await e.close();
   await net.close();
+  unsubscribe();
   emit('stopped', { signal });
   return 0;
 }

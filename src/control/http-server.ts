@@ -16,6 +16,11 @@ export interface RouteResult {
   body?: unknown;
   /** Plain text instead of JSON. */
   text?: string;
+  /**
+   * A long-lived answer: newline-delimited JSON written as things happen. `start` gets a writer
+   * and returns the function that stops the feed when the client goes away.
+   */
+  stream?: (write: (line: unknown) => void) => () => void;
 }
 
 /** What a handler receives. */
@@ -54,6 +59,13 @@ export interface ControlServer {
 }
 
 function send(res: ServerResponse, r: RouteResult): void {
+  if (r.stream !== undefined) {
+    res.writeHead(r.status, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.flushHeaders();
+    const stop = r.stream((line) => res.write(`${JSON.stringify(line)}\n`));
+    res.once('close', stop);
+    return;
+  }
   if (r.text !== undefined) {
     res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8' });
     res.end(r.text);
