@@ -28,7 +28,8 @@ import {
 } from './host-interface/index.js';
 import { silentLogger, type Logger } from './logger.js';
 import { nicRoutes } from './control/nic-routes.js';
-import { eventRoutes, type EventSource } from './control/event-routes.js';
+import { eventRoutes } from './control/event-routes.js';
+import { dnsRoutes } from './control/dns-routes.js';
 import { serveControl as serveControlApi } from './control/routes.js';
 import type { ControlServer } from './control/http-server.js';
 import { PortForwarder, type ExposeHandle, type PortForwarderStats } from './forward/port-forwarder.js';
@@ -336,7 +337,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
    */
   serveControl(path: string): ResultAsync<ControlServer, VnetError<'listen-failed'> | VnetError<'network-closed'>> {
     if (this.closed) return errAsync(vnetError('network-closed', 'the network is closed'));
-    return serveControlApi(path, this, [...nicRoutes(this), ...hostInterfaceRoutes(this), ...eventRoutes(this)]).map((srv) => {
+    return serveControlApi(path, this, [...nicRoutes(this), ...hostInterfaceRoutes(this), ...eventRoutes(this), ...dnsRoutes(() => this.dns)]).map((srv) => {
       this.controlServers.add(srv);
       this.logger.info(`control API on ${path}`);
       return srv;
