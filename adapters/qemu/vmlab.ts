@@ -88,6 +88,8 @@ export interface VmlabGuestOptions {
   staticAddress?: { cidr: string; gateway?: string };
   /** With `staticAddress`: nameservers, `vmlab.dns=IP[,IP]`. */
   dns?: readonly string[];
+  /** Names the guest resolves after its lease, each reported as a `lookup` marker (`ip=none` when unresolved). */
+  lookup?: readonly string[];
 }
 
 /** Kernel command-line words for {@link VmlabGuestOptions}, e.g. `vmlab.wget=off vmlab.poweroff=0`. */
@@ -108,6 +110,7 @@ export function vmlabAppend(o: VmlabGuestOptions): string {
   put('poweroff', o.poweroff);
   put('static', o.staticAddress && `${o.staticAddress.cidr},${o.staticAddress.gateway ?? ''}`);
   put('dns', o.dns && o.dns.length > 0 ? o.dns.join(',') : undefined);
+  put('lookup', o.lookup && o.lookup.length > 0 ? o.lookup.join(',') : undefined);
   return words.join(' ');
 }
 

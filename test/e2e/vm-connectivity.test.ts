@@ -7,8 +7,8 @@
  * - the host reaches A's httpd through an exposed port 80 (`exposePort`), and not after closing it;
  * - VM B, on the same network, fetches from A's httpd.
  *
- * The guest has no shell on its console, so "resolves host.internal" is shown by its wget
- * target being that name (the gateway is its only resolver). Traffic: host side 127.0.0.1
+ * The guest resolves names with busybox nslookup at boot (`vmlab.lookup`) and wgets the host by
+ * name (the gateway is its only resolver). Traffic: host side 127.0.0.1
  * only (egress allow 127.0.0.0/8), DNS upstream a test resolver on 127.0.0.1.
  * Needs QEMU and the built guest (adapters/qemu/guest/build-guest.sh); skipped otherwise.
  */
@@ -47,7 +47,7 @@ it('a VM gets its DHCP lease from vnetkit, resolves host.internal and fetches fr
   const resolver = await startResolver();
   const http = await startHostHttp();
   const net = await startTestNetwork(dir, resolver, { mtu: MTU });
-  const a = await TestVm.boot({ name: 'vm A', socketPath: net.socketPath, mac: MAC_A, guest: { hostaddr: 'host.internal', hostport: http.port } });
+  const a = await TestVm.boot({ name: 'vm A', socketPath: net.socketPath, mac: MAC_A, guest: { hostaddr: 'host.internal', hostport: http.port, lookup: ['host.internal', 'gateway.internal', 'www.example.test'] } });
 
   const lease = await a.lease();
   assert.equal(
@@ -65,6 +65,8 @@ it('a VM gets its DHCP lease from vnetkit, resolves host.internal and fetches fr
   );
   const wget = await a.marker('wget-ok');
   assert.is(wget.fields.url, `http://host.internal:${http.port}/`);
+  const lookups = (await a.markers('lookup')).map((m) => [m.fields.name, m.fields.ip]);
+  assert.equal(lookups.slice(0, 2), [['host.internal', '192.168.65.254'], ['gateway.internal', '192.168.65.1']], 'nslookup in the guest through the gateway');
   assert.is(wget.fields.body, HOST_GREETING);
   await a.marker('ready');
   reportTiming(a, 'lease-acquired', 'httpd-up', 'ready');

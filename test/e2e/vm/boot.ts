@@ -86,6 +86,12 @@ export class TestVm {
     return m;
   }
 
+  /** Every `event` marker printed so far, in order (call after a later marker arrived). */
+  async markers(event: string): Promise<VmlabMarker[]> {
+    await this.marker('ready');
+    return this.qemu.lines.map((l) => parseVmlabMarker(l)).filter((m): m is VmlabMarker => m != null && m.event === event);
+  }
+
   /** The `lease-acquired` marker (DHCP) or `static-configured` (with `vmlab.static`). */
   lease(): Promise<VmlabMarker> {
     return this.marker('lease-acquired');
