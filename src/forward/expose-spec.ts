@@ -33,6 +33,13 @@ export interface ExposeOptions {
   protocol?: ExposeProtocol;
   /** A host Unix socket path as the local end instead of hostIp:hostPort (TCP in the guest). */
   hostPath?: string;
+  /**
+   * Whether the guest sees each client's own address and port as the source (a loopback client
+   * as the host-loopback alias with its port); `false`: the gateway's address and an ephemeral
+   * port. Default: the network's `preserveClientAddress` (true). No effect on `unix` (its clients
+   * have no address). See docs-site/guides/expose-ports.md "Who the guest sees".
+   */
+  preserveClientAddress?: boolean;
 }
 
 /** `exposePort(22)` (the only leased guest, host 127.0.0.1:22) or the object form. */
@@ -49,6 +56,8 @@ export interface ExposedPort {
   hostPath?: string;
   guestIp: string;
   guestPort: number;
+  /** tcp and udp: whether the guest sees the client's address ({@link ExposeOptions.preserveClientAddress}); absent for `unix`. */
+  preserveClientAddress?: boolean;
 }
 
 /** Which exposed port {@link PortForwarder.unexpose} removes (the host end). */
@@ -102,6 +111,8 @@ export interface ResolvedExpose {
   hostPath: string;
   guestIp: number;
   guestPort: number;
+  /** The spec's value, else the context's default. */
+  preserveClientAddress: boolean;
 }
 
 /** What {@link resolveExpose} needs to know about the network. */
@@ -110,6 +121,8 @@ export interface ExposeContext {
   isGuestAddress(ip: number): boolean;
   /** The network's leases, for the default guest. */
   leases(): LeaseInfo[];
+  /** The network's default for {@link ExposeOptions.preserveClientAddress} (default true). */
+  preserveClientAddress?: boolean;
 }
 
 /** The default host address (cli.md: HOSTIP defaults to 127.0.0.1). */
@@ -147,6 +160,8 @@ export function resolveExpose(spec: ExposeSpec, ctx: ExposeContext): Result<Reso
   if (!isPort(o.guestPort, 1)) return bad(`expose: guest port must be an integer 1-65535, got ${String(o.guestPort)}`);
   const protocol: ExposeProtocol = o.protocol ?? (o.hostPath !== undefined ? 'unix' : 'tcp');
   if (protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'unix') return bad(`expose: unknown protocol ${String(protocol)} (tcp, udp or unix)`);
+  if (o.preserveClientAddress !== undefined && typeof o.preserveClientAddress !== 'boolean') return bad(`expose: preserveClientAddress must be true or false, got ${String(o.preserveClientAddress)}`);
+  const preserveClientAddress = o.preserveClientAddress ?? ctx.preserveClientAddress ?? true;
 
   let guestIp: number;
   if (o.guest === undefined) {
@@ -165,13 +180,13 @@ export function resolveExpose(spec: ExposeSpec, ctx: ExposeContext): Result<Reso
     const path = o.hostPath;
     if (typeof path !== 'string' || path === '' || path.includes('\0')) return bad(`expose: protocol unix needs a host socket path, got ${String(path)}`);
     if (o.hostIp !== undefined || o.hostPort !== undefined) return bad('expose: give either hostPath or hostIp/hostPort, not both');
-    return ok({ protocol: 'unix', hostIp: '', hostPort: 0, hostPath: path, guestIp, guestPort: o.guestPort });
+    return ok({ protocol: 'unix', hostIp: '', hostPort: 0, hostPath: path, guestIp, guestPort: o.guestPort, preserveClientAddress });
   }
   const hostIp = normaliseHostIp(o.hostIp ?? DEFAULT_HOST_IP);
   if (hostIp === undefined) return bad(`expose: host address must be an IPv4 or IPv6 address or localhost, got ${String(o.hostIp)}`);
   const hostPort = o.hostPort ?? o.guestPort;
   if (!isPort(hostPort, 0)) return bad(`expose: host port must be an integer 0-65535, got ${String(o.hostPort)}`);
-  return ok({ protocol, hostIp, hostPort, hostPath: '', guestIp, guestPort: o.guestPort });
+  return ok({ protocol, hostIp, hostPort, hostPath: '', guestIp, guestPort: o.guestPort, preserveClientAddress });
 }
 
 /** Validates an unexpose key into the registry key it names. */
@@ -246,7 +261,8 @@ export function bindError(e: unknown, p: ResolvedExpose, port = p.hostPort): Exp
 /** What the registry reports for a resolved spec (after the port is bound). */
 export function toExposedPort(p: ResolvedExpose, hostPort = p.hostPort): ExposedPort {
   const guest = { guestIp: formatIpv4(p.guestIp), guestPort: p.guestPort };
-  return p.protocol === 'unix' ? { protocol: 'unix', hostPath: p.hostPath, ...guest } : { protocol: p.protocol, hostIp: p.hostIp, hostPort, ...guest };
+  if (p.protocol === 'unix') return { protocol: 'unix', hostPath: p.hostPath, ...guest };
+  return { protocol: p.protocol, hostIp: p.hostIp, hostPort, ...guest, preserveClientAddress: p.preserveClientAddress };
 }
 
 function bad(message: string): Result<never, ExposeError> {

@@ -33,7 +33,7 @@ const spec = suite('resolveExpose');
 
 spec('a number is the only leased guest\'s port on 127.0.0.1, same port, tcp', () => {
   const r = resolveExpose(22, ctx([lease('192.168.65.2')]))._unsafeUnwrap();
-  assert.equal({ ...r, guestIp: formatIpv4(r.guestIp) }, { protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 22, hostPath: '', guestIp: '192.168.65.2', guestPort: 22 });
+  assert.equal({ ...r, guestIp: formatIpv4(r.guestIp) }, { protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 22, hostPath: '', guestIp: '192.168.65.2', guestPort: 22, preserveClientAddress: true });
 });
 
 spec('no lease or several leases: no-guest, naming them', () => {
@@ -90,7 +90,19 @@ spec('keys and descriptions', () => {
   assert.is(normaliseHostIp('127.000.0.1'), undefined, 'leading zeros are octal to inet_aton: refused');
   assert.is(normaliseHostIp('::FFFF:7f00:1'), '::ffff:7f00:1');
   const p = resolveExpose({ guest: '192.168.65.9', guestPort: 22, hostPort: 0 }, ctx())._unsafeUnwrap();
-  assert.equal(toExposedPort(p, 40000), { protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 40000, guestIp: '192.168.65.9', guestPort: 22 });
+  assert.equal(toExposedPort(p, 40000), { protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 40000, guestIp: '192.168.65.9', guestPort: 22, preserveClientAddress: true });
+  const u = resolveExpose({ guest: '192.168.65.9', guestPort: 22, hostPath: '/run/x.sock' }, ctx())._unsafeUnwrap();
+  assert.equal(toExposedPort(u), { protocol: 'unix', hostPath: '/run/x.sock', guestIp: '192.168.65.9', guestPort: 22 }, 'a Unix socket has no client address to preserve');
+});
+
+spec('preserveClientAddress: on by default, the network default applies, the spec wins; anything but a boolean is refused', () => {
+  const at = { guest: '192.168.65.9', guestPort: 22 };
+  assert.is(resolveExpose(at, ctx())._unsafeUnwrap().preserveClientAddress, true);
+  assert.is(resolveExpose(at, { ...ctx(), preserveClientAddress: false })._unsafeUnwrap().preserveClientAddress, false);
+  assert.is(resolveExpose({ ...at, preserveClientAddress: true }, { ...ctx(), preserveClientAddress: false })._unsafeUnwrap().preserveClientAddress, true);
+  assert.is(resolveExpose({ ...at, preserveClientAddress: false }, ctx())._unsafeUnwrap().preserveClientAddress, false);
+  const e = resolveExpose({ ...at, preserveClientAddress: 'false' as unknown as boolean }, ctx())._unsafeUnwrapErr();
+  assert.equal([e.kind, e.message], ['bad-address', 'expose: preserveClientAddress must be true or false, got false']);
 });
 
 spec('bind errors become typed errors that name the host end', () => {
