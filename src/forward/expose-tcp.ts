@@ -10,21 +10,29 @@
  * - silence (no such guest: ARP goes unanswered, or a firewall drops the SYN) → after a bounded
  *   wait ({@link ExposeTcpOptions.connectTimeoutMs}) the client is reset and the reason logged.
  *
+ * The connection into the guest comes from the source {@link ExposeTcpOptions.source} picks for
+ * the client (expose-source.ts: by default the client's own address and port, a loopback client
+ * as the host-loopback alias). When that tuple is taken (another connection of ours holds it, or
+ * it closed less than a minute ago and may sit in the guest's TIME-WAIT) the address is kept and
+ * the port becomes ephemeral, with a debug line.
+ *
  * `close()` stops listening and resets every live connection on both sides (unlike gvproxy,
  * whose unexpose leaves accepted connections running).
  * @module
  */
 import type { Server, Socket } from 'node:net';
+import type { Result } from 'neverthrow';
 import { ResultAsync } from 'neverthrow';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { Timer } from '../runtime/scheduler.js';
 import type { CloseReason, Connection } from '../stack/tcp/connection.js';
-import type { TcpEndpoint } from '../stack/tcp/endpoint.js';
+import type { TcpConnectError, TcpEndpoint } from '../stack/tcp/endpoint.js';
 import { SynRequest, type SynDecider } from '../stack/tcp/syn-request.js';
 import { formatIpv4 } from '../wire/address.js';
 import { closeServers, listenTcp, listenUnixStream, type HostBinding } from './expose-listen.js';
-import { describeHostEnd, type ExposeError, type ResolvedExpose } from './expose-spec.js';
+import { RecentTuples, type SourceChoice } from './expose-source.js';
+import { describeHostEnd, joinHostPort, type ExposeError, type ResolvedExpose } from './expose-spec.js';
 import { TcpFlow, type FlowOwner } from './tcp-flow.js';
 
 /** Forwarder-wide TCP counters (shared by every exposed TCP port). */
@@ -50,24 +58,16 @@ export function newExposeTcpCounters(): ExposeTcpCounters {
   return { accepted: 0, established: 0, refused: 0, timedOut: 0, failed: 0, bytesToGuest: 0, bytesToHost: 0, hostResets: 0, guestResets: 0 };
 }
 
-/** Where a connection into the guest comes from. */
-export interface ConnectSource {
-  ip: number;
-  /** Default: an ephemeral port. */
-  port?: number;
-}
-
 /** What an exposed TCP port needs. */
 export interface ExposeTcpOptions {
   endpoint: Pick<TcpEndpoint, 'connect'>;
   runtime: Runtime;
   logger: Logger;
   counters: ExposeTcpCounters;
-  /**
-   * The source of the connection into the guest for a host client: the gateway today; issue 12
-   * (user-needs.md row 6) may make it the client's real address.
-   */
-  source: (client: Socket) => ConnectSource;
+  /** The source of the connection into the guest for a host client (expose-source.ts `chooseSource`). */
+  source: (client: Socket) => SourceChoice;
+  /** Tuples closed recently, shared by the forwarder's TCP ports; absent: none avoided. */
+  recent?: RecentTuples;
   /** How long the guest has to answer a SYN before the client is reset, ms. */
   connectTimeoutMs: number;
   /** Whether the guest's MAC is known (for a precise log line when it never answers). */
@@ -83,6 +83,8 @@ interface PendingClient {
   timer: Timer;
   timedOut: boolean;
   onEarlyError: () => void;
+  /** The tuple to remember once the connection closes (it kept the client's port). */
+  recentKey: string | undefined;
 }
 
 /**
@@ -109,7 +111,8 @@ export class ExposeTcp implements FlowOwner {
   readonly counters: ExposeTcpCounters;
   private binding: HostBinding<Server> | undefined;
   private readonly pending = new Set<PendingClient>();
-  private readonly flows = new Set<TcpFlow>();
+  /** Live flows, each with the tuple to remember when it closes (when it kept the client's port). */
+  private readonly flows = new Map<TcpFlow, string | undefined>();
   private readonly dirty: TcpFlow[] = [];
   private flushQueued = false;
   private closed = false;
@@ -156,7 +159,7 @@ export class ExposeTcp implements FlowOwner {
       resetSocket(pc.socket, this.pipe);
       pc.conn?.abort();
     }
-    for (const f of [...this.flows]) {
+    for (const f of [...this.flows.keys()]) {
       resetSocket(f.socket, this.pipe);
       f.conn?.abort();
     }
@@ -172,17 +175,17 @@ export class ExposeTcp implements FlowOwner {
     // TcpFlow resets the host socket when the guest resets, and Node throws for a pipe (there is
     // no RST on a Unix socket): closing is the honest equivalent.
     if (this.pipe) s.resetAndDestroy = () => s.destroy();
-    const src = this.o.source(s);
-    const pc: PendingClient = { socket: s, conn: undefined, timer: new Timer(() => this.timeout(pc)), timedOut: false, onEarlyError: () => pc.conn?.abort() };
+    const pc: PendingClient = {
+      socket: s,
+      conn: undefined,
+      timer: new Timer(() => this.timeout(pc)),
+      timedOut: false,
+      onEarlyError: () => pc.conn?.abort(),
+      recentKey: undefined,
+    };
     s.on('error', pc.onEarlyError);
     s.on('close', pc.onEarlyError);
-    const r = this.o.endpoint.connect({
-      localIp: src.ip,
-      ...(src.port !== undefined ? { localPort: src.port } : {}),
-      remoteIp: this.p.guestIp,
-      remotePort: this.p.guestPort,
-      handlers: { onEstablished: () => this.established(pc), onClose: (reason) => this.handshakeFailed(pc, reason) },
-    });
+    const r = this.openIntoGuest(pc);
     if (r.isErr()) {
       this.counters.failed++;
       this.o.logger.warn(`${this.what}: cannot open a connection into the guest: ${r.error.message}`);
@@ -194,6 +197,40 @@ export class ExposeTcp implements FlowOwner {
     this.o.runtime.scheduler.armIn(pc.timer, this.o.connectTimeoutMs);
   }
 
+  /**
+   * Opens the connection into the guest from the client's source; on a taken tuple (live here,
+   * or closed recently) from the same address and an ephemeral port.
+   */
+  private openIntoGuest(pc: PendingClient): Result<Connection, TcpConnectError> {
+    const src = this.o.source(pc.socket);
+    const to = {
+      remoteIp: this.p.guestIp,
+      remotePort: this.p.guestPort,
+      handlers: { onEstablished: () => this.established(pc), onClose: (reason: CloseReason) => this.handshakeFailed(pc, reason) },
+    };
+    if (src.why !== undefined && !this.pipe) this.o.logger.debug(`${this.what}: client ${this.clientName(pc.socket)} appears as the gateway: ${src.why}`);
+    if (src.port === undefined) return this.o.endpoint.connect({ localIp: src.ip, ...to });
+    const key = RecentTuples.key(src.ip, src.port, this.p.guestIp, this.p.guestPort);
+    const tuple = `${formatIpv4(src.ip)}:${src.port} > ${formatIpv4(this.p.guestIp)}:${this.p.guestPort}`;
+    let why: string;
+    if (this.o.recent?.has(key) === true) why = `${tuple} closed less than a minute ago (the guest may hold it in TIME-WAIT)`;
+    else {
+      const r = this.o.endpoint.connect({ localIp: src.ip, localPort: src.port, ...to });
+      if (r.isOk() || r.error.kind !== 'address-in-use') {
+        if (r.isOk()) pc.recentKey = key;
+        return r;
+      }
+      why = `${tuple} is in use`;
+    }
+    const r = this.o.endpoint.connect({ localIp: src.ip, ...to });
+    if (r.isOk()) this.o.logger.debug(`${this.what}: client ${this.clientName(pc.socket)}: ${why}; the guest sees ${formatIpv4(src.ip)}:${r.value.localPort}`);
+    return r;
+  }
+
+  private clientName(s: Socket): string {
+    return s.remoteAddress === undefined ? 'on the Unix socket' : joinHostPort(s.remoteAddress, s.remotePort ?? 0);
+  }
+
   private established(pc: PendingClient): void {
     if (!this.pending.delete(pc)) return;
     this.o.runtime.scheduler.disarm(pc.timer);
@@ -201,7 +238,7 @@ export class ExposeTcp implements FlowOwner {
     const s = pc.socket;
     this.counters.established++;
     const f = new TcpFlow(this, activeOpenRequest(conn, this.o.runtime.clock.now()), s);
-    this.flows.add(f);
+    this.flows.set(f, pc.recentKey);
     f.start(conn);
     s.off('error', pc.onEarlyError);
     s.off('close', pc.onEarlyError);
@@ -262,6 +299,8 @@ export class ExposeTcp implements FlowOwner {
 
   /** @internal */
   flowClosed(f: TcpFlow): void {
+    const key = this.flows.get(f);
     this.flows.delete(f);
+    if (key !== undefined) this.o.recent?.add(key);
   }
 }

@@ -1,14 +1,19 @@
 /**
- * One exposed UDP port: a host UDP socket on hostIp:hostPort whose datagrams go to the guest port
- * from the gateway. Each host client (address and port) is a flow with its own gateway-side
- * source port, bound on the gateway's UDP layer, so the guest's replies find their way back to
- * the right client — the NAT of vpnkit's `hostnet_udp` turned around (style.md §4).
+ * One exposed UDP port: a host UDP socket on hostIp:hostPort whose datagrams go to the guest port.
+ * Each host client (address and port) is a flow with its own source as the guest sees it
+ * (expose-source.ts: by default the client's own address and port, a loopback client as the
+ * host-loopback alias with its port, else the gateway and an ephemeral port). The flow binds that
+ * (address, port) on the gateway's UDP layer, so the guest's replies find their way back to the
+ * right client — the NAT of vpnkit's `hostnet_udp` turned around (style.md §4). Two flows never
+ * share a pair: the second gets an ephemeral port on the same address ({@link UdpSources}).
  *
  * Flows expire after an idle time (default 60 s, like the outbound NAT, protocols.md §4.7) and a
- * cap evicts the least recently used. A datagram for a guest whose MAC is not known yet (a
- * static guest that has not spoken: the gateway sends ARP and cannot build the frame) waits, in
- * order, up to a bounded time instead of being lost; replies are accepted only from the exposed
- * guest address and port.
+ * cap evicts the least recently used; each unbinds its pair. A datagram for a guest whose MAC is
+ * not known yet (a static guest that has not spoken: the gateway sends ARP and cannot build the
+ * frame) waits, in order, up to a bounded time instead of being lost. Only the exposed guest
+ * address and port are delivered to the client; anything else sent to a flow's pair (another
+ * guest talking to the same host address and port through the outbound NAT) is handed to the UDP
+ * layer's fallback, which would have taken it had the flow not bound the pair.
  * @module
  */
 import type { Socket as UdpSocket } from 'node:dgram';
@@ -21,6 +26,7 @@ import { formatIpv4 } from '../wire/address.js';
 import { Drop } from '../wire/drop.js';
 import type { FrameInfo } from '../wire/frame-info.js';
 import { bindUdp, type HostBinding } from './expose-listen.js';
+import type { SourceChoice, UdpSources } from './expose-source.js';
 import { describeHostEnd, joinHostPort, type ExposeError, type ResolvedExpose } from './expose-spec.js';
 
 /** Forwarder-wide UDP counters (shared by every exposed UDP port). */
@@ -36,9 +42,9 @@ export interface ExposeUdpCounters {
   /** Guest → host. */
   datagramsToHost: number;
   bytesToHost: number;
-  /** Datagrams not delivered: guest unresolved too long, NIC queue full, larger than the MTU, no free gateway port. */
+  /** Datagrams not delivered: guest unresolved too long, NIC queue full, larger than the MTU, no free source port. */
   dropped: number;
-  /** Datagrams to a flow's gateway port from another address or port than the exposed guest's. */
+  /** Datagrams to a flow's (address, port) from another address or port than the exposed guest's (handed to the UDP fallback). */
   foreign: number;
 }
 
@@ -47,49 +53,17 @@ export function newExposeUdpCounters(): ExposeUdpCounters {
   return { flows: 0, opened: 0, expired: 0, evicted: 0, datagramsToGuest: 0, bytesToGuest: 0, datagramsToHost: 0, bytesToHost: 0, dropped: 0, foreign: 0 };
 }
 
-/** Ephemeral range of RFC 6335 §6, for gateway-side source ports. */
-const EPHEMERAL_LOW = 49152;
-const EPHEMERAL_COUNT = 16384;
-
-/** Gateway-side UDP source ports of exposed UDP flows, shared by every exposed UDP port. */
-export class UdpPortPool {
-  private readonly used = new Set<number>();
-  constructor(private readonly rng: Runtime['rng']) {}
-
-  /** A free port, or undefined when the range is exhausted. */
-  take(): number | undefined {
-    if (this.used.size >= EPHEMERAL_COUNT) return undefined;
-    for (let tries = 0; tries < 64; tries++) {
-      const p = EPHEMERAL_LOW + (this.rng.u32() % EPHEMERAL_COUNT);
-      if (!this.used.has(p)) {
-        this.used.add(p);
-        return p;
-      }
-    }
-    // Nearly full: scan instead of guessing.
-    for (let p = EPHEMERAL_LOW; p < EPHEMERAL_LOW + EPHEMERAL_COUNT; p++) {
-      if (!this.used.has(p)) {
-        this.used.add(p);
-        return p;
-      }
-    }
-    return undefined;
-  }
-
-  give(port: number): void {
-    this.used.delete(port);
-  }
-}
-
 /** What an exposed UDP port needs. */
 export interface ExposeUdpOptions {
-  udp: Pick<UdpLayer, 'bind' | 'send'>;
+  /** The gateway's UDP layer; `fallback` (the outbound NAT) gets datagrams a flow does not take. */
+  udp: Pick<UdpLayer, 'bind' | 'send'> & Partial<Pick<UdpLayer, 'fallback'>>;
   runtime: Runtime;
   logger: Logger;
   counters: ExposeUdpCounters;
-  ports: UdpPortPool;
-  /** Source address of datagrams into the guest (the gateway; issue 12 may make it the client's). */
-  sourceIp: number;
+  /** The (address, port) pairs flows hold, shared by the forwarder's UDP ports. */
+  sources: UdpSources;
+  /** The source of a client's datagrams into the guest (expose-source.ts `chooseSource`). */
+  source: (client: { address: string; port: number }) => SourceChoice;
   /** Idle time after which a client flow closes, ms (default 60 000). */
   idleTimeoutMs?: number;
   /** Most client flows per exposed port (default 1024); at the cap the least recently used closes. */
@@ -117,7 +91,9 @@ class ClientFlow {
     readonly address: string,
     readonly port: number,
     readonly socket: UdpSocket,
-    readonly gwPort: number,
+    /** The source the guest sees, bound on the gateway's UDP layer. */
+    readonly srcIp: number,
+    readonly srcPort: number,
     owner: ExposeUdp,
   ) {
     this.idle = new Timer((now) => owner.idleCheck(this, now));
@@ -177,9 +153,9 @@ export class ExposeUdp {
   }
 
   /** A snapshot of the client flows (for stats and debugging). */
-  table(): Array<{ client: string; gatewayPort: number; idleMs: number }> {
+  table(): Array<{ client: string; source: string; idleMs: number }> {
     const now = this.o.runtime.clock.now();
-    return [...this.flows.values()].map((f) => ({ client: joinHostPort(f.address, f.port), gatewayPort: f.gwPort, idleMs: now - f.lastActive }));
+    return [...this.flows.values()].map((f) => ({ client: joinHostPort(f.address, f.port), source: `${formatIpv4(f.srcIp)}:${f.srcPort}`, idleMs: now - f.lastActive }));
   }
 
   private fromHost(msg: Buffer, from: { address: string; port: number }, s: UdpSocket): void {
@@ -200,7 +176,7 @@ export class ExposeUdp {
       this.wait(f, msg, now);
       return;
     }
-    const r = this.o.udp.send(this.o.sourceIp, f.gwPort, this.p.guestIp, this.p.guestPort, msg);
+    const r = this.o.udp.send(f.srcIp, f.srcPort, this.p.guestIp, this.p.guestPort, msg);
     if (r === Drop.None) this.countToGuest(msg.length);
     else if (r === Drop.NotForUs) this.wait(f, msg, now);
     else this.c.dropped++;
@@ -227,7 +203,7 @@ export class ExposeUdp {
     if (f.closed) return;
     while (f.waiting.length > 0) {
       const m = f.waiting[0]!;
-      const r = this.o.udp.send(this.o.sourceIp, f.gwPort, this.p.guestIp, this.p.guestPort, m);
+      const r = this.o.udp.send(f.srcIp, f.srcPort, this.p.guestIp, this.p.guestPort, m);
       if (r === Drop.NotForUs) break;
       f.waiting.shift();
       if (r === Drop.None) this.countToGuest(m.length);
@@ -245,13 +221,16 @@ export class ExposeUdp {
 
   private open(key: string, from: { address: string; port: number }, s: UdpSocket): ClientFlow | undefined {
     if (this.flows.size >= this.maxFlows) this.evictOldest();
-    const gwPort = this.o.ports.take();
-    if (gwPort === undefined) {
-      this.o.logger.warn(`${this.what}: no free gateway UDP port for client ${key}`);
+    const src = this.o.source(from);
+    const port = this.o.sources.take(src.ip, src.port);
+    if (port === undefined) {
+      this.o.logger.warn(`${this.what}: no free UDP source port on ${formatIpv4(src.ip)} for client ${key}`);
       return undefined;
     }
-    const f = new ClientFlow(key, from.address, from.port, s, gwPort, this);
-    f.unbind = this.o.udp.bind(this.o.sourceIp, gwPort, (info) => this.fromGuest(f, info));
+    if (src.why !== undefined) this.o.logger.debug(`${this.what}: client ${key} appears as the gateway: ${src.why}`);
+    else if (port !== src.port) this.o.logger.debug(`${this.what}: client ${key}: ${formatIpv4(src.ip)}:${src.port} is held by another flow; the guest sees ${formatIpv4(src.ip)}:${port}`);
+    const f = new ClientFlow(key, from.address, from.port, s, src.ip, port, this);
+    f.unbind = this.o.udp.bind(src.ip, port, (info) => this.fromGuest(f, info));
     this.flows.set(key, f);
     this.c.flows++;
     this.c.opened++;
@@ -264,7 +243,9 @@ export class ExposeUdp {
   private fromGuest(f: ClientFlow, info: FrameInfo): void {
     if (f.closed) return;
     if (info.srcIp !== this.p.guestIp || info.srcPort !== this.p.guestPort) {
+      // Not this flow's guest end: what the layer would have done without our binding (the NAT).
       this.c.foreign++;
+      this.o.udp.fallback?.(info);
       return;
     }
     f.lastActive = this.o.runtime.clock.now();
@@ -303,7 +284,7 @@ export class ExposeUdp {
     this.o.runtime.scheduler.disarm(f.idle);
     this.o.runtime.scheduler.disarm(f.retry);
     f.unbind();
-    this.o.ports.give(f.gwPort);
+    this.o.sources.give(f.srcIp, f.srcPort);
     this.flows.delete(f.key);
     this.c.flows--;
     this.c.dropped += f.waiting.length;

@@ -9,7 +9,11 @@
  * `port-in-use`; port 0 is resolved and keyed by the port it got. Unlike vpnkit, unexposing an
  * unknown key is an error (`not-exposed`), so a typo does not pass silently.
  *
- * Built from narrow dependencies (the gateway's TCP endpoint and UDP layer, its address, the
+ * The guest sees each client's own address and port as the source of its connection or
+ * datagrams, a loopback client as the host-loopback alias (expose-source.ts, user-needs.md row 6);
+ * `preserveClientAddress: false` (per port, or as this forwarder's default) shows the gateway.
+ *
+ * Built from narrow dependencies (the gateway's TCP endpoint and UDP layer, its addresses, the
  * runtime, a logger, the DHCP leases) so it runs on an in-process endpoint pair in unit tests.
  * @module
  */
@@ -33,17 +37,31 @@ import {
   type ResolvedExpose,
   type UnexposeKey,
 } from './expose-spec.js';
-import { ExposeTcp, newExposeTcpCounters, type ConnectSource, type ExposeTcpCounters } from './expose-tcp.js';
-import { ExposeUdp, newExposeUdpCounters, UdpPortPool, type ExposeUdpCounters } from './expose-udp.js';
+import { chooseSource, RecentTuples, UdpSources, type SourceContext } from './expose-source.js';
+import { ExposeTcp, newExposeTcpCounters, type ExposeTcpCounters } from './expose-tcp.js';
+import { ExposeUdp, newExposeUdpCounters, type ExposeUdpCounters } from './expose-udp.js';
 
 /** What a {@link PortForwarder} is built from. */
 export interface PortForwarderOptions {
   /** The gateway's TCP endpoint (connections into guests). */
   endpoint: Pick<TcpEndpoint, 'connect'>;
-  /** The gateway's UDP layer (datagrams into guests, replies on bound gateway ports). */
-  udp: Pick<UdpLayer, 'bind' | 'send'>;
-  /** The gateway's address: the source of everything sent into guests. */
+  /**
+   * The gateway's UDP layer: datagrams into guests, replies on the (address, port) each client
+   * flow binds; `fallback` (the outbound NAT) gets what a flow's binding catches for others.
+   */
+  udp: Pick<UdpLayer, 'bind' | 'send'> & Partial<Pick<UdpLayer, 'fallback'>>;
+  /** The gateway's address: the source the guest sees when a client's own cannot be shown. */
   gatewayIp: number;
+  /**
+   * The host-loopback alias (`ResolvedOptions.hostIp`, e.g. 192.168.65.254; -1 = disabled, the
+   * default): the source a loopback client (127.0.0.0/8, ::1) appears from.
+   */
+  hostLoopbackIp?: number;
+  /**
+   * Default of {@link ExposeSpec}'s `preserveClientAddress` (default true): the guest sees each
+   * client's address and port; false: the gateway's address and an ephemeral port.
+   */
+  preserveClientAddress?: boolean;
   runtime: Runtime;
   logger?: Logger;
   /** The network's DHCP leases (`exposePort(port)` picks the only leased guest). */
@@ -96,13 +114,19 @@ export class PortForwarder {
   private readonly starting = new Map<string, ResultAsync<ExposeHandle, ExposeError>>();
   private readonly tcpCounters = newExposeTcpCounters();
   private readonly udpCounters = newExposeUdpCounters();
-  private readonly udpPorts: UdpPortPool;
+  /** The (address, port) pairs UDP client flows hold on the gateway, across every UDP port. */
+  private readonly udpSources: UdpSources;
+  /** TCP tuples closed in the last minute, across every TCP port. */
+  private readonly recentTuples: RecentTuples;
+  private readonly sourceCtx: SourceContext;
   private readonly logger: Logger;
   private closed = false;
 
   constructor(private readonly o: PortForwarderOptions) {
     this.logger = o.logger ?? silentLogger;
-    this.udpPorts = new UdpPortPool(o.runtime.rng);
+    this.udpSources = new UdpSources(o.runtime.rng);
+    this.recentTuples = new RecentTuples(o.runtime.clock);
+    this.sourceCtx = { gatewayIp: o.gatewayIp, hostLoopbackIp: o.hostLoopbackIp ?? -1, isGuestAddress: o.isGuestAddress };
   }
 
   /**
@@ -112,7 +136,11 @@ export class PortForwarder {
    */
   expose(spec: ExposeSpec): ResultAsync<ExposeHandle, ExposeError> {
     if (this.closed) return errAsync(vnetError('closed', 'expose: the port forwarder is closed'));
-    const r = resolveExpose(spec, { isGuestAddress: this.o.isGuestAddress, leases: this.o.leases });
+    const r = resolveExpose(spec, {
+      isGuestAddress: this.o.isGuestAddress,
+      leases: this.o.leases,
+      ...(this.o.preserveClientAddress !== undefined ? { preserveClientAddress: this.o.preserveClientAddress } : {}),
+    });
     if (r.isErr()) return errAsync(r.error);
     const p = r.value;
     const key = p.protocol === 'unix' ? unixKey(p.hostPath) : p.hostPort === 0 ? undefined : portKey(p.protocol, p.hostIp, p.hostPort);
@@ -168,9 +196,13 @@ export class PortForwarder {
   }
 
   private sameOrConflict(e: Entry, p: ResolvedExpose): ResultAsync<ExposeHandle, ExposeError> {
-    if (e.p.guestIp === p.guestIp && e.p.guestPort === p.guestPort) return okAsync(e.handle);
+    const sameGuest = e.p.guestIp === p.guestIp && e.p.guestPort === p.guestPort;
+    // A Unix socket's clients have no address, so the setting cannot differ in effect there.
+    const sameSource = p.protocol === 'unix' || e.p.preserveClientAddress === p.preserveClientAddress;
+    if (sameGuest && sameSource) return okAsync(e.handle);
     const at: { hostIp?: string; hostPort?: number; hostPath?: string } = p.protocol === 'unix' ? { hostPath: p.hostPath } : { hostIp: p.hostIp, hostPort: p.hostPort };
-    return errAsync(vnetError('port-in-use', `${describeHostEnd(e.info)} is already exposed to ${e.info.guestIp}:${e.info.guestPort}`, at));
+    const how = sameGuest ? ` with preserveClientAddress ${String(e.p.preserveClientAddress)} (unexpose it first to change that)` : '';
+    return errAsync(vnetError('port-in-use', `${describeHostEnd(e.info)} is already exposed to ${e.info.guestIp}:${e.info.guestPort}${how}`, at));
   }
 
   private start(p: ResolvedExpose): ResultAsync<ExposeHandle, ExposeError> {
@@ -181,8 +213,8 @@ export class PortForwarder {
             runtime: this.o.runtime,
             logger: this.logger,
             counters: this.udpCounters,
-            ports: this.udpPorts,
-            sourceIp: this.o.gatewayIp,
+            sources: this.udpSources,
+            source: (client) => chooseSource(client, p.preserveClientAddress, this.sourceCtx),
             ...(this.o.udpIdleTimeoutMs !== undefined ? { idleTimeoutMs: this.o.udpIdleTimeoutMs } : {}),
             ...(this.o.udpMaxFlows !== undefined ? { maxFlows: this.o.udpMaxFlows } : {}),
             ...(this.o.udpResolveWaitMs !== undefined ? { resolveWaitMs: this.o.udpResolveWaitMs } : {}),
@@ -192,7 +224,8 @@ export class PortForwarder {
             runtime: this.o.runtime,
             logger: this.logger,
             counters: this.tcpCounters,
-            source: (): ConnectSource => ({ ip: this.o.gatewayIp }),
+            source: (client) => chooseSource({ address: client.remoteAddress, port: client.remotePort }, p.preserveClientAddress, this.sourceCtx),
+            recent: this.recentTuples,
             connectTimeoutMs: this.o.connectTimeoutMs ?? DEFAULT_EXPOSE_CONNECT_TIMEOUT_MS,
             ...(this.o.neighbourKnown !== undefined ? { neighbourKnown: this.o.neighbourKnown } : {}),
             ...(this.o.defer !== undefined ? { defer: this.o.defer } : {}),

@@ -1,13 +1,14 @@
 /**
- * Exposed UDP ports: real host UDP clients on 127.0.0.1, a scripted guest behind a fake gateway
- * UDP layer (bind/send as the real `UdpLayer` does them). One gateway source port per client,
- * replies to the right client, idle expiry on a ManualScheduler, datagrams held while the guest's
- * MAC is unresolved, foreign replies refused, unexpose frees everything.
+ * Exposed UDP ports: real host UDP clients on 127.0.0.1 and ::1, a scripted guest behind a fake
+ * gateway UDP layer (bind/send as the real `UdpLayer` does them). One source per client (the
+ * alias with the client's port, or the gateway and an ephemeral port), replies to the right
+ * client, idle expiry on a ManualScheduler, datagrams held while the guest's MAC is unresolved,
+ * foreign replies handed to the fallback, unexpose frees everything.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { PortForwarder } from '../../src/forward/port-forwarder.js';
+import { PortForwarder, type PortForwarderOptions } from '../../src/forward/port-forwarder.js';
 import type { Logger } from '../../src/logger.js';
 import { SeededRng } from '../../src/runtime/rng.js';
 import { ManualScheduler } from '../../src/runtime/scheduler.js';
@@ -19,6 +20,7 @@ import { until } from '../harness/tcp/guest-pair.js';
 
 const GATEWAY = parseIpv4('192.168.65.1')!;
 const GUEST = parseIpv4('192.168.65.2')!;
+const ALIAS = parseIpv4('192.168.65.254')!;
 
 interface Sent {
   src: number;
@@ -33,6 +35,9 @@ class FakeUdp {
   readonly bound = new Map<string, UdpHandler>();
   readonly sent: Sent[] = [];
   resolved = true;
+  /** What the real layer's fallback (the outbound NAT) got. */
+  readonly toFallback: string[] = [];
+  fallback: UdpHandler | undefined = (info) => void this.toFallback.push(`${info.srcIp}:${info.srcPort}>${info.dstIp}:${info.dstPort}`);
   constructor(public app: (d: Sent, reply: (text: string, fromPort?: number) => void) => void = () => {}) {}
   bind(ip: number, port: number, h: UdpHandler): () => void {
     const k = `${ip}:${port}`;
@@ -48,14 +53,14 @@ class FakeUdp {
     setImmediate(() => this.app(d, (text, fromPort = dport) => this.guestSends(fromPort, src, sport, text)));
     return Drop.None;
   }
-  /** The guest sends a datagram from GUEST:fromPort to the gateway. */
-  guestSends(fromPort: number, toIp: number, toPort: number, text: string): void {
+  /** The guest sends a datagram from fromIp:fromPort (default GUEST) to the gateway. */
+  guestSends(fromPort: number, toIp: number, toPort: number, text: string, fromIp = GUEST): void {
     const info = new FrameInfo();
     const payload = Buffer.from(text);
     info.buf = Buffer.concat([Buffer.alloc(42), payload]);
     info.payload = 42;
     info.payloadLen = payload.length;
-    info.srcIp = GUEST;
+    info.srcIp = fromIp;
     info.srcPort = fromPort;
     info.dstIp = toIp;
     info.dstPort = toPort;
@@ -63,11 +68,11 @@ class FakeUdp {
   }
 }
 
-function fixture(app?: ConstructorParameters<typeof FakeUdp>[0], o: { udpMaxFlows?: number } = {}) {
+function fixture(app?: ConstructorParameters<typeof FakeUdp>[0], o: Partial<PortForwarderOptions> = {}) {
   const sched = new ManualScheduler();
   const udp = new FakeUdp(app);
   const logs: string[] = [];
-  const logger: Logger = { error: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`), info: () => {}, debug: () => {} };
+  const logger: Logger = { error: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`), info: () => {}, debug: (m) => logs.push(`debug: ${m}`) };
   const fwd = new PortForwarder({
     endpoint: { connect: () => assert.unreachable('no TCP here') as never },
     udp,
@@ -87,12 +92,25 @@ const echo = (d: Sent, reply: (t: string) => void): void => reply(`echo:${d.text
 class Client {
   readonly got: string[] = [];
   readonly s: UdpSocket;
-  constructor(private readonly port: number) {
-    this.s = createSocket('udp4');
+  constructor(
+    private readonly port: number,
+    private readonly host = '127.0.0.1',
+  ) {
+    this.s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     this.s.on('message', (m) => this.got.push(m.toString()));
   }
   send(text: string): void {
-    this.s.send(text, this.port, '127.0.0.1');
+    this.s.send(text, this.port, this.host);
+  }
+  /** Binds the client to `port` on its address first. */
+  async bind(port: number): Promise<void> {
+    await new Promise<void>((r, j) => {
+      this.s.once('error', j);
+      this.s.bind(port, this.host, () => r());
+    });
+  }
+  get localPort(): number {
+    return this.s.address().port;
   }
   close(): void {
     this.s.close();
@@ -175,7 +193,7 @@ udp('datagrams wait, in order, for an unresolved guest MAC; they are dropped wit
   await f.fwd.close();
 });
 
-udp('replies from another guest port are not delivered', async () => {
+udp('replies from another guest port are not delivered to the client; the UDP fallback (the NAT) gets them', async () => {
   const f = fixture((d, reply) => {
     reply('wrong port', 9999);
     reply('right port');
@@ -186,6 +204,8 @@ udp('replies from another guest port are not delivered', async () => {
   await until(() => a.got.length === 1, 'reply');
   assert.equal(a.got, ['right port']);
   assert.is(f.fwd.stats().udp.foreign, 1);
+  const src = f.udp.sent[0]!;
+  assert.equal(f.udp.toFallback, [`${GUEST}:9999>${src.src}:${src.sport}`]);
   a.close();
   await f.fwd.close();
 });
@@ -232,4 +252,60 @@ udp('a host UDP port taken by another socket is port-in-use; unexpose frees the 
   await f.fwd.close();
 });
 
+// ---------------------------------------------------------------------------------------------
+const source = suite('expose udp: who the guest sees');
+
+source('a 127.0.0.1 client\'s datagrams come from the alias and its own port; replies bound there reach it; expiry unbinds', async () => {
+  const f = fixture(echo, { hostLoopbackIp: ALIAS });
+  const h = (await f.fwd.expose({ guest: '192.168.65.2', guestPort: 53, hostPort: 0, protocol: 'udp' }))._unsafeUnwrap();
+  const a = new Client(h.hostPort!);
+  a.send('q');
+  await until(() => a.got.length === 1, 'reply');
+  assert.equal(a.got, ['echo:q']);
+  assert.equal([f.udp.sent[0]!.src, f.udp.sent[0]!.sport], [ALIAS, a.localPort]);
+  assert.equal([...f.udp.bound.keys()], [`${ALIAS}:${a.localPort}`]);
+  f.sched.advance(60_000);
+  assert.is(f.udp.bound.size, 0, 'unbound on expiry');
+  a.close();
+  await f.fwd.close();
+});
+
+source('127.0.0.1:P and [::1]:P on a localhost port: the second gets an ephemeral alias port (debug line); each gets only its replies', async () => {
+  const f = fixture(echo, { hostLoopbackIp: ALIAS });
+  const h = (await f.fwd.expose({ guest: '192.168.65.2', guestPort: 53, hostIp: 'localhost', hostPort: 0, protocol: 'udp' }))._unsafeUnwrap();
+  const a = new Client(h.hostPort!, '127.0.0.1');
+  await a.bind(0);
+  const b = new Client(h.hostPort!, '::1');
+  await b.bind(a.localPort);
+  const p = a.localPort;
+  a.send('from a');
+  await until(() => a.got.length === 1, 'reply to a');
+  b.send('from b');
+  await until(() => b.got.length === 1, 'reply to b');
+  assert.equal([a.got, b.got], [['echo:from a'], ['echo:from b']]);
+  const [sa, sb] = f.udp.sent;
+  assert.equal([sa!.src, sa!.sport], [ALIAS, p]);
+  assert.is(sb!.src, ALIAS);
+  assert.ok(sb!.sport >= 49152 && sb!.sport !== p, String(sb!.sport));
+  assert.ok(f.logs.includes(`debug: localhost:${h.hostPort}/udp -> 192.168.65.2:53: client [::1]:${p}: 192.168.65.254:${p} is held by another flow; the guest sees 192.168.65.254:${sb!.sport}`), f.logs.join('\n'));
+  a.close();
+  b.close();
+  await f.fwd.close();
+  assert.is(f.udp.bound.size, 0);
+});
+
+source('preserveClientAddress false: the gateway and an ephemeral port, even with the alias on', async () => {
+  const f = fixture(echo, { hostLoopbackIp: ALIAS });
+  const h = (await f.fwd.expose({ guest: '192.168.65.2', guestPort: 53, hostPort: 0, protocol: 'udp', preserveClientAddress: false }))._unsafeUnwrap();
+  const a = new Client(h.hostPort!);
+  a.send('q');
+  await until(() => a.got.length === 1, 'reply');
+  assert.is(f.udp.sent[0]!.src, GATEWAY);
+  assert.ok(f.udp.sent[0]!.sport >= 49152);
+  assert.is(f.fwd.list()[0]!.preserveClientAddress, false);
+  a.close();
+  await f.fwd.close();
+});
+
 udp.run();
+source.run();
