@@ -10,8 +10,11 @@
  * `protocol` is `tcp` (default), `udp` or `unix` (then `local` is a host socket path and `remote`
  * `tcp://IP:PORT` as gvproxy writes it, or plain `IP:PORT`). `local` ":2222" (gvproxy's form)
  * listens on 127.0.0.1 — gvproxy would listen on every interface; `0.0.0.0:2222` asks for that
- * explicitly. `remote` ":22" means the only leased guest. Bodies are validated strictly: unknown
- * fields, a missing field or a malformed address is a 400 naming it.
+ * explicitly. `remote` ":22" means the only leased guest. An expose body may add
+ * `"preserveClientAddress": false` (a JSON boolean, our extension) so the guest sees the gateway
+ * instead of each client's address; the list shows that field only on such ports, so default
+ * entries keep gvproxy's exact shape. Bodies are validated strictly: unknown fields, a missing
+ * field, a field of the wrong type or a malformed address is a 400 naming it.
  *
  * Status codes (gvproxy answers 500 to every failure; vpnkit 400): 400 bad body or address,
  * 403 permission denied, 404 unexpose of something not exposed, 409 host port in use (by another
@@ -36,7 +39,12 @@ export interface ForwardEntry {
   local: string;
   remote: string;
   protocol: ExposeProtocol;
+  /** Present (false) only on ports that show the guest the gateway instead of the client. */
+  preserveClientAddress?: false;
 }
+
+/** Body fields that are JSON booleans; every other field is a string. */
+const BOOLEAN_FIELDS: readonly string[] = ['preserveClientAddress'];
 
 /** HTTP status of each expose error. */
 export const EXPOSE_ERROR_STATUS: Record<ExposeErrorKind, number> = {
@@ -62,14 +70,18 @@ export function splitHostPort(s: string): { host: string; port: number } | undef
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-/** Checks that `body` is an object with exactly the allowed keys and string values. */
+/** Checks that `body` is an object with exactly the allowed keys, and string values except {@link BOOLEAN_FIELDS}. */
 function fields(body: unknown, allowed: readonly string[], required: readonly string[]): Record<string, string> | string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body must be a JSON object';
   const o = body as Record<string, unknown>;
   const unknown = Object.keys(o).filter((k) => !allowed.includes(k));
   if (unknown.length > 0) return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected ${allowed.join(', ')})`;
   for (const k of required) if (o[k] === undefined) return `missing field "${k}"`;
-  for (const [k, v] of Object.entries(o)) if (typeof v !== 'string') return `field "${k}" must be a string`;
+  for (const [k, v] of Object.entries(o)) {
+    if (BOOLEAN_FIELDS.includes(k)) {
+      if (typeof v !== 'boolean') return `field "${k}" must be true or false`;
+    } else if (typeof v !== 'string') return `field "${k}" must be a string`;
+  }
   return o as Record<string, string>;
 }
 
@@ -109,7 +121,9 @@ function parseRemote(remote: string, unix: boolean): { guest?: string; guestPort
 export function toForwardEntry(p: ExposedPort): ForwardEntry {
   const remote = `${p.guestIp}:${p.guestPort}`;
   if (p.protocol === 'unix') return { local: p.hostPath ?? '', remote: `tcp://${remote}`, protocol: 'unix' };
-  return { local: joinHostPort(p.hostIp ?? '', p.hostPort ?? 0), remote, protocol: p.protocol };
+  const e: ForwardEntry = { local: joinHostPort(p.hostIp ?? '', p.hostPort ?? 0), remote, protocol: p.protocol };
+  if (p.preserveClientAddress === false) e.preserveClientAddress = false;
+  return e;
 }
 
 function failed(e: ExposeError): RouteResult {
@@ -119,8 +133,10 @@ function failed(e: ExposeError): RouteResult {
 /** `POST /services/forwarder/expose`. */
 export function exposeRoute(api: ForwarderControl): RouteHandler {
   return async (req) => {
-    const f = fields(req.body, ['local', 'remote', 'protocol'], ['local', 'remote']);
+    const f = fields(req.body, ['local', 'remote', 'protocol', 'preserveClientAddress'], ['local', 'remote']);
     if (typeof f === 'string') return badRequest(`expose: ${f}`);
+    const preserve = (req.body as { preserveClientAddress?: boolean }).preserveClientAddress;
+    const source = preserve !== undefined ? { preserveClientAddress: preserve } : {};
     const protocol = parseProtocol(f.protocol);
     if (protocol === undefined) return unknownProtocol('expose', f.protocol);
     const remote = parseRemote(f.remote!, protocol === 'unix');
@@ -128,11 +144,11 @@ export function exposeRoute(api: ForwarderControl): RouteHandler {
     let spec: ExposeOptions;
     if (protocol === 'unix') {
       if (f.local === '') return badRequest('expose: "local" must be a socket path for protocol unix');
-      spec = { ...remote, hostPath: f.local!, protocol };
+      spec = { ...remote, hostPath: f.local!, protocol, ...source };
     } else {
       const local = parseLocal(f.local!);
       if (typeof local === 'string') return badRequest(`expose: ${local}`);
-      spec = { ...remote, ...local, protocol };
+      spec = { ...remote, ...local, protocol, ...source };
     }
     const r = await api.exposePort(spec);
     return r.isOk() ? { status: 200, body: toForwardEntry(r.value) } : failed(r.error);

@@ -18,8 +18,8 @@ import type { ExposeErrorKind, LeaseInfo } from '../../src/forward/expose-spec.j
 import { PortForwarder } from '../../src/forward/port-forwarder.js';
 import { vnetError } from '../../src/errors.js';
 import { SeededRng } from '../../src/runtime/rng.js';
-import { parseIpv4 } from '../../src/wire/address.js';
-import { GUEST, GuestConn, GuestPair, until } from '../harness/tcp/guest-pair.js';
+import { formatIpv4, parseIpv4 } from '../../src/wire/address.js';
+import { GUEST, GuestConn, GuestPair, HOST_ALIAS, until } from '../harness/tcp/guest-pair.js';
 
 const GATEWAY = parseIpv4('192.168.65.1')!;
 
@@ -64,6 +64,7 @@ async function fixture(): Promise<Fixture> {
     endpoint: pair.gw,
     udp: { bind: () => () => {}, send: () => 0 },
     gatewayIp: GATEWAY,
+    hostLoopbackIp: HOST_ALIAS,
     runtime: { clock: pair.sched.clock, scheduler: pair.sched, rng: new SeededRng(11) },
     leases: () => leases,
     isGuestAddress: (ip) => ip >>> 8 === GATEWAY >>> 8 && ip !== GATEWAY && (ip & 255) !== 0 && (ip & 255) !== 255,
@@ -197,6 +198,9 @@ fwdApi('bodies are validated strictly: each mistake is a 400 that says what is w
       [expose, { local: '127.0.0.1:2222' }, /missing field "remote"/],
       [expose, { local: '127.0.0.1:2222', remote: '192.168.65.2:22', proto: 'tcp' }, /unknown field "proto"/],
       [expose, { local: 2222, remote: '192.168.65.2:22' }, /field "local" must be a string/],
+      [expose, { local: '127.0.0.1:2222', remote: '192.168.65.2:22', preserveClientAddress: 'false' }, /field "preserveClientAddress" must be true or false/],
+      [expose, { local: '127.0.0.1:2222', remote: '192.168.65.2:22', preserveClientAddress: 0 }, /field "preserveClientAddress" must be true or false/],
+      ['/services/forwarder/unexpose', { local: '127.0.0.1:2222', preserveClientAddress: false }, /unknown field "preserveClientAddress"/],
       [expose, { local: '127.0.0.1:2222', remote: '192.168.65.2:22', protocol: 'sctp' }, /unknown protocol "sctp"/],
       [expose, { local: '127.0.0.1', remote: '192.168.65.2:22' }, /"local" must be IP:PORT/],
       [expose, { local: '127.0.0.1:99999', remote: '192.168.65.2:22' }, /"local" must be IP:PORT/],
@@ -251,8 +255,42 @@ fwdApi('each expose error kind has its status', async () => {
   }
 });
 
+fwdApi('"preserveClientAddress": false in the body: the guest sees the gateway; the entry says so; the default shows the client as the alias', async () => {
+  const f = await fixture();
+  try {
+    const peers: string[] = [];
+    f.pair.guest.listen(GUEST, 22, (c) => {
+      peers.push(`${formatIpv4(c.remoteIp)}:${c.remotePort}`);
+      new GuestConn(c).sendAll(Buffer.from('SSH-2.0-guest\r\n'), true);
+    });
+    const off = await call(f.sock, 'POST', '/services/forwarder/expose', { local: '127.0.0.1:0', remote: '192.168.65.2:22', preserveClientAddress: false });
+    assert.is(off.status, 200, JSON.stringify(off.body));
+    const on = await call(f.sock, 'POST', '/services/forwarder/expose', { local: '127.0.0.1:0', remote: '192.168.65.2:22', preserveClientAddress: true });
+    const offEntry = off.body as { local: string };
+    assert.equal(off.body, { local: offEntry.local, remote: '192.168.65.2:22', protocol: 'tcp', preserveClientAddress: false });
+    assert.equal(Object.keys(on.body as object), ['local', 'remote', 'protocol'], 'the default keeps gvproxy\'s shape');
+    const all = (await call(f.sock, 'GET', '/services/forwarder/all')).body as unknown[];
+    assert.ok(all.some((e) => JSON.stringify(e) === JSON.stringify(off.body)), JSON.stringify(all));
+    const clientPorts: number[] = [];
+    for (const entry of [off.body, on.body] as Array<{ local: string }>) {
+      const s = connect({ port: splitHostPort(entry.local)!.port, host: '127.0.0.1' });
+      let banner = '';
+      s.on('data', (b) => (banner += b.toString()));
+      await until(() => banner.includes('\n'), 'banner');
+      clientPorts.push(s.localPort!);
+      s.destroy();
+    }
+    assert.match(peers[0]!, /^192\.168\.65\.1:\d+$/);
+    assert.is(peers[1], `192.168.65.254:${clientPorts[1]}`);
+  } finally {
+    await f.close();
+  }
+});
+
 fwdApi('list entries are written as gvproxy writes them', () => {
   assert.equal(toForwardEntry({ protocol: 'udp', hostIp: '::1', hostPort: 53, guestIp: '192.168.65.2', guestPort: 53 }), { local: '[::1]:53', remote: '192.168.65.2:53', protocol: 'udp' });
+  assert.equal(toForwardEntry({ protocol: 'tcp', hostIp: '::1', hostPort: 80, guestIp: '192.168.65.2', guestPort: 80, preserveClientAddress: true }), { local: '[::1]:80', remote: '192.168.65.2:80', protocol: 'tcp' });
+  assert.equal(toForwardEntry({ protocol: 'tcp', hostIp: '::1', hostPort: 80, guestIp: '192.168.65.2', guestPort: 80, preserveClientAddress: false }), { local: '[::1]:80', remote: '192.168.65.2:80', protocol: 'tcp', preserveClientAddress: false });
   assert.equal(splitHostPort('[::1]:80'), { host: '::1', port: 80 });
   assert.equal(splitHostPort(':80'), { host: '', port: 80 });
   assert.is(splitHostPort('::1:80'), undefined, 'IPv6 needs brackets');
