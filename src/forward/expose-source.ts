@@ -158,10 +158,10 @@ export const RECENT_TUPLE_CAP = 16_384;
 /**
  * TCP tuples (source, guest end) of exposed connections that closed in the last minute. A guest
  * that closed first holds the tuple in TIME-WAIT; a new SYN on it is accepted only when its
- * sequence number or timestamp is higher than the old connection's, and ours are random, so
- * about half the time the guest would answer with an old ACK and the client would wait for a
- * retransmission (1 s). Loopback clients reuse ports quickly (Linux `tcp_tw_reuse` = 2), so a
- * reused tuple is common under load: it gets an ephemeral port instead.
+ * sequence number or timestamp is higher than the old connection's, and ours are random, so the
+ * guest may answer with an old ACK instead and the client waits for our retransmission (1 s).
+ * Loopback clients reuse ports quickly (Linux `tcp_tw_reuse` = 2), so a reused tuple is common
+ * under load: it gets an ephemeral port instead.
  */
 export class RecentTuples {
   /** Key → time it closed, oldest first (a Map keeps insertion order). */
