@@ -21,8 +21,7 @@
  * @module
  */
 import type { Server, Socket } from 'node:net';
-import type { Result } from 'neverthrow';
-import { ResultAsync } from 'neverthrow';
+import { ResultAsync, type Result } from 'neverthrow';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { Timer } from '../runtime/scheduler.js';
@@ -211,19 +210,20 @@ export class ExposeTcp implements FlowOwner {
     if (src.why !== undefined && !this.pipe) this.o.logger.debug(`${this.what}: client ${this.clientName(pc.socket)} appears as the gateway: ${src.why}`);
     if (src.port === undefined) return this.o.endpoint.connect({ localIp: src.ip, ...to });
     const key = RecentTuples.key(src.ip, src.port, this.p.guestIp, this.p.guestPort);
-    const tuple = `${formatIpv4(src.ip)}:${src.port} > ${formatIpv4(this.p.guestIp)}:${this.p.guestPort}`;
-    let why: string;
-    if (this.o.recent?.has(key) === true) why = `${tuple} closed less than a minute ago (the guest may hold it in TIME-WAIT)`;
-    else {
+    let why = 'closed less than a minute ago (the guest may hold it in TIME-WAIT)';
+    if (this.o.recent?.has(key) !== true) {
       const r = this.o.endpoint.connect({ localIp: src.ip, localPort: src.port, ...to });
       if (r.isOk() || r.error.kind !== 'address-in-use') {
         if (r.isOk()) pc.recentKey = key;
         return r;
       }
-      why = `${tuple} is in use`;
+      why = 'is in use';
     }
     const r = this.o.endpoint.connect({ localIp: src.ip, ...to });
-    if (r.isOk()) this.o.logger.debug(`${this.what}: client ${this.clientName(pc.socket)}: ${why}; the guest sees ${formatIpv4(src.ip)}:${r.value.localPort}`);
+    if (r.isOk()) {
+      const tuple = `${formatIpv4(src.ip)}:${src.port} > ${formatIpv4(this.p.guestIp)}:${this.p.guestPort}`;
+      this.o.logger.debug(`${this.what}: client ${this.clientName(pc.socket)}: ${tuple} ${why}; the guest sees ${formatIpv4(src.ip)}:${r.value.localPort}`);
+    }
     return r;
   }
 
