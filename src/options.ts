@@ -76,6 +76,11 @@ export interface NetworkOptions {
   icmpForwarding?: boolean | 'auto';
   /** Close established TCP flows idle this long, ms (guest keepalives count). Default 0: never. */
   tcpIdleTimeoutMs?: number;
+  /**
+   * Exposed ports: the guest sees each client's own address and port as the source (a loopback
+   * client as the host-loopback alias). Default true; `false` shows the gateway instead.
+   */
+  preserveClientAddress?: boolean;
   /** Most guest TCP flows open at once (pending connects included); over it new SYNs get RST. Default: unlimited. */
   maxTcpFlows?: number;
   /** Most guest UDP flows at once; at the cap the least recently used is closed. Default 4096. */
@@ -124,6 +129,7 @@ export interface ResolvedOptions {
   egressMtu: number | undefined;
   icmpForwarding: boolean | 'auto';
   tcpIdleTimeoutMs: number;
+  preserveClientAddress: boolean;
   maxTcpFlows: number | undefined;
   maxUdpFlows: number | undefined;
   newFlowsPerSecond: number | undefined;
@@ -184,6 +190,8 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
     return bad('icmpForwarding', `expected 'auto', true or false, got ${String(o.icmpForwarding)}`);
   if (o.tcpIdleTimeoutMs !== undefined && (!Number.isFinite(o.tcpIdleTimeoutMs) || o.tcpIdleTimeoutMs < 0))
     return bad('tcpIdleTimeoutMs', `must be a non-negative number of ms, got ${o.tcpIdleTimeoutMs}`);
+  if (o.preserveClientAddress !== undefined && typeof o.preserveClientAddress !== 'boolean')
+    return bad('preserveClientAddress', `expected true or false, got ${String(o.preserveClientAddress)}`);
   for (const [name, v] of [['maxTcpFlows', o.maxTcpFlows], ['maxUdpFlows', o.maxUdpFlows], ['newFlowsPerSecond', o.newFlowsPerSecond]] as const)
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) return bad(name, `must be a positive integer, got ${v}`);
   const leaseTimeSeconds = o.leaseTimeSeconds ?? 3600;
@@ -245,6 +253,7 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
     egressMtu: o.egressMtu,
     icmpForwarding: o.icmpForwarding ?? 'auto',
     tcpIdleTimeoutMs: o.tcpIdleTimeoutMs ?? 0,
+    preserveClientAddress: o.preserveClientAddress ?? true,
     maxTcpFlows: o.maxTcpFlows,
     maxUdpFlows: o.maxUdpFlows,
     newFlowsPerSecond: o.newFlowsPerSecond,

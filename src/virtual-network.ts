@@ -132,6 +132,8 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
       endpoint: this.stack.tcp,
       udp: this.stack.udp,
       gatewayIp: options.gatewayIp,
+      hostLoopbackIp: options.hostIp,
+      preserveClientAddress: options.preserveClientAddress,
       runtime,
       logger,
       leases: () => this.leases(),
@@ -309,7 +311,9 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
    * Exposes a guest port on the host: `exposePort(22)` listens on 127.0.0.1:22 for the only leased
    * guest's port 22; the full form picks guest, host address and port (0 = any free one, reported by
    * the handle), TCP, UDP or a host Unix socket (docs-site/guides/expose-ports.md). Each host
-   * connection becomes a TCP connection from the gateway into the guest. `handle.close()` unexposes.
+   * connection becomes a TCP connection into the guest from the client's own address and port (a
+   * loopback client appears as the host-loopback alias; `preserveClientAddress: false` shows the
+   * gateway instead). `handle.close()` unexposes.
    */
   exposePort(spec: ExposeSpec): ResultAsync<ExposeHandle, ExposeError> {
     if (this.closed) return errAsync(vnetError('closed', 'the network is closed'));

@@ -64,6 +64,7 @@ const options = {
   'gateway-names': { type: 'string' },
   'host-resolver': { type: 'boolean' },
   'no-icmp-forwarding': { type: 'boolean' },
+  'no-preserve-client-address': { type: 'boolean' },
   events: { type: 'string' },
   'max-connections': { type: 'string' },
   'max-udp-flows': { type: 'string' },
@@ -129,6 +130,7 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   if (v.search !== undefined) network.searchDomains = v.search;
   if (v['host-resolver'] && v['no-host-resolver']) return badFlag('--host-resolver', 'give --host-resolver or --no-host-resolver, not both');
   if (v['no-icmp-forwarding']) network.icmpForwarding = false;
+  if (v['no-preserve-client-address']) network.preserveClientAddress = false;
   for (const [flag, key] of [['max-connections', 'maxTcpFlows'], ['max-udp-flows', 'maxUdpFlows'], ['new-flows-per-second', 'newFlowsPerSecond']] as const) {
     const val = v[flag];
     if (val === undefined) continue;

@@ -17,6 +17,7 @@ const USAGE = `usage: vnetkit serve (--qemu PATH | --ethernet PATH|URI | --ether
   --lowest-ip IP  --highest-ip IP  --reserve MAC|UUID=IP  --leases FILE
   --dns-upstream IP[:PORT]  --domain NAME  --search DOMAIN  --host-names A,B  --gateway-names A,B
   --host-resolver | --no-host-resolver   A/AAAA from the host's resolver (default: macOS/Windows only)
+  --no-preserve-client-address   exposed ports: the guest sees the gateway, not each client's address
   --no-icmp-forwarding      drop guests' pings to other addresses instead of using host ping sockets
   --tcp-idle-timeout SECONDS   close idle guest TCP flows (default: never)
   --max-connections N  --max-udp-flows N  --new-flows-per-second N   limits on guest flows

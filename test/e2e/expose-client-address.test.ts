@@ -5,9 +5,8 @@
  * guest's own tools report the peer: a few lines of Python answering HTTP with the address it
  * accepted from, `ss` for a live connection, socat answering UDP with `$SOCAT_PEERADDR`.
  *
- * The forwarder here is built from the network's public parts with `hostLoopbackIp` set, as the
- * facade's own `net.ports` will be once it passes the alias (docs-site/guides/expose-ports.md,
- * "Wiring"). Needs root on Linux; skipped otherwise.
+ * The forwarder is the network's own (`net.ports`, what `net.exposePort` uses), with the
+ * network-wide `preserveClientAddress` option. Needs root on Linux; skipped otherwise.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +15,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PortForwarder } from '../../src/forward/port-forwarder.js';
+import type { PortForwarder } from '../../src/forward/port-forwarder.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
 import { waitForTcpListener, waitUntil, withTimeout } from './harness/probes.js';
@@ -44,26 +43,15 @@ test.after.each(async () => {
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A network with one namespace guest at 192.168.65.20 and a forwarder that knows the alias. */
+/** A network with one namespace guest at 192.168.65.20, and the network's port forwarder. */
 async function setup(o: { preserveClientAddress?: boolean } = {}): Promise<{ g: Guest; f: PortForwarder }> {
-  net = VirtualNetwork.create({ allow: ['127.0.0.0/8'] })._unsafeUnwrap();
+  net = VirtualNetwork.create({ allow: ['127.0.0.0/8'], ...o })._unsafeUnwrap();
   const n = net;
   const sock = join(dir, `q-${Math.random().toString(16).slice(2)}.sock`);
   (await n.listenQemu(sock))._unsafeUnwrap();
   const g = await createGuest({ socketPath: sock, framing: 'qemu' });
   await g.setAddress(`${GUEST_IP}/24`);
-  fwd = new PortForwarder({
-    endpoint: n.tcp,
-    udp: n.udp,
-    gatewayIp: n.options.gatewayIp,
-    hostLoopbackIp: n.options.hostIp,
-    ...o,
-    runtime: n.runtime,
-    logger: n.logger,
-    leases: () => n.leases(),
-    isGuestAddress: (a) => n.gateway.isGuestAddress(a),
-    neighbourKnown: (a) => n.neighbours.lookup(a) >= 0,
-  });
+  fwd = n.ports;
   return { g, f: fwd };
 }
 
