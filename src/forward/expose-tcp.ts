@@ -30,6 +30,7 @@ import type { TcpConnectError, TcpEndpoint } from '../stack/tcp/endpoint.js';
 import { SynRequest, type SynDecider } from '../stack/tcp/syn-request.js';
 import { formatIpv4 } from '../wire/address.js';
 import { closeServers, listenTcp, listenUnixStream, type HostBinding } from './expose-listen.js';
+import { resetHostSocket } from './host-socket-reset.js';
 import { RecentTuples, type SourceChoice } from './expose-source.js';
 import { describeHostEnd, joinHostPort, type ExposeError, type ResolvedExpose } from './expose-spec.js';
 import { TcpFlow, type FlowOwner } from './tcp-flow.js';
@@ -102,7 +103,7 @@ function activeOpenRequest(c: Connection, now: number): SynRequest {
 function resetSocket(s: Socket, pipe: boolean): void {
   if (s.destroyed) return;
   if (pipe) s.destroy();
-  else s.resetAndDestroy();
+  else resetHostSocket(s);
 }
 
 /** One exposed TCP or Unix-socket port. */
