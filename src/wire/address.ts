@@ -21,6 +21,11 @@ export function parseIpv4(s: string): number | undefined {
   return v;
 }
 
+/** True when `n` is an integer in [0, 2^32): an IPv4 address as a number. */
+export function isIpv4Number(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+}
+
 /** Formats a u32 as a dotted quad. */
 export function formatIpv4(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;

@@ -7,7 +7,5 @@ export * from './messages.js';
 export * from './handshake.js';
 export { DEFAULT_HANDSHAKE_TIMEOUT_MS } from './handshake-common.js';
 export * from './client-handshake.js';
-export * from './frame-codec.js';
 export * from './uuid.js';
-export * from './ipv4.js';
 export type * from './vmnet-errors.js';

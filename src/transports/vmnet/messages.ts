@@ -7,7 +7,7 @@
  */
 import { err, ok, type Result } from 'neverthrow';
 import { vnetError } from '../../errors.js';
-import { isIpv4Number } from './ipv4.js';
+import { isIpv4Number } from '../../wire/address.js';
 import { parseUuid, UUID_TEXT_LENGTH } from './uuid.js';
 import type {
   VmnetBadUuidError,

@@ -75,8 +75,3 @@ export type VmnetHandshakeError =
   | VmnetPeerClosedError
   | VmnetBadAssignmentError
   | VmnetInvalidArgumentError;
-
-/** A frame-phase length prefix that ends the connection (protocols.md §1.6). */
-export type VmnetFrameError =
-  | (VnetError<'frame-too-large'> & { readonly length: number; readonly max: number })
-  | (VnetError<'frame-empty'> & { readonly length: 0 });

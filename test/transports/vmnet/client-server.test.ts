@@ -10,9 +10,9 @@ import * as assert from 'uvu/assert';
 import { SeededRng } from '../../../src/runtime/rng.js';
 import { ManualScheduler } from '../../../src/runtime/scheduler.js';
 import { vmnetClientHandshake } from '../../../src/transports/vmnet/client-handshake.js';
-import { encodeFrame, FrameDecoder } from '../../../src/transports/vmnet/frame-codec.js';
+import { FrameDecoder, vmnetFraming } from '../../../src/transports/framing.js';
 import { vmnetServerHandshake, type VmnetAssign, type VmnetAssignRequest } from '../../../src/transports/vmnet/handshake.js';
-import { parseIpv4 } from '../../../src/transports/vmnet/ipv4.js';
+import { parseIpv4 } from '../../../src/wire/address.js';
 import { encodeCommand, encodeInit } from '../../../src/transports/vmnet/messages.js';
 import { unixServer } from './helpers.js';
 
@@ -40,18 +40,26 @@ function network(): { assign: VmnetAssign; calls: VmnetAssignRequest[] } {
   return { assign, calls };
 }
 
+/** A frame with its u16 LE length prefix (protocols.md §1.6). */
+function encodeFrame(f: Buffer): Buffer {
+  const b = Buffer.alloc(2 + f.length);
+  vmnetFraming.write(b, 0, f.length);
+  f.copy(b, 2);
+  return b;
+}
+
 /** Receives frames from `s` (after a handshake handed it over with `rest`). */
 function frameSink(s: Duplex, rest: Buffer, max: number): { frames: Buffer[]; waitFor: (n: number) => Promise<Buffer[]> } {
   const frames: Buffer[] = [];
   let want = Infinity;
   let wake: (() => void) | undefined;
-  const dec = new FrameDecoder({ maxFrameSize: max, onFrame: (b, o, l) => frames.push(Buffer.from(b.subarray(o, o + l))) });
+  const dec = new FrameDecoder(vmnetFraming, max, (b, o, l) => frames.push(Buffer.from(b.subarray(o, o + l))), () => s.destroy());
   const check = (): void => {
     if (frames.length >= want && wake) wake();
   };
   dec.push(rest);
   s.on('data', (c: Buffer) => {
-    if (dec.push(c).isErr()) s.destroy();
+    dec.push(c);
     check();
   });
   s.on('error', () => {});
@@ -72,7 +80,7 @@ test('full handshake both commands, then frames both ways', async () => {
   const net = network();
   const scheduler = new ManualScheduler();
   try {
-    const ip = parseIpv4('192.168.65.10')._unsafeUnwrap();
+    const ip = parseIpv4('192.168.65.10')!;
     for (const preferredIp of [undefined, ip]) {
       const uuid = preferredIp === undefined ? UUID : 'aaaaaaaa-0208-11ea-9fd7-f2189899ab08';
       const c = await srv.connect();
@@ -90,8 +98,8 @@ test('full handshake both commands, then frames both ways', async () => {
       const toClient = frameSink(c, client.rest, client.vif.maxPacketSize);
       const up = [Buffer.alloc(60, 1), Buffer.alloc(1514, 2)];
       const down = [Buffer.alloc(42, 3)];
-      for (const f of up) c.write(encodeFrame(f)._unsafeUnwrap());
-      for (const f of down) s.write(encodeFrame(f)._unsafeUnwrap());
+      for (const f of up) c.write(encodeFrame(f));
+      for (const f of down) s.write(encodeFrame(f));
       assert.equal(await toServer.waitFor(2), up);
       assert.equal(await toClient.waitFor(1), down);
     }
@@ -110,7 +118,7 @@ test('the Disconnect reason reaches our client', async () => {
   const net = network();
   const scheduler = new ManualScheduler();
   try {
-    const ip = parseIpv4('192.168.65.3')._unsafeUnwrap();
+    const ip = parseIpv4('192.168.65.3')!;
     const c1 = await srv.connect();
     const s1 = await srv.next();
     const first = vmnetServerHandshake(s1, { assign: net.assign, scheduler, rng: new SeededRng(3) });
@@ -140,7 +148,7 @@ test('frames pipelined with Init and Command in one write are not lost', async (
       Buffer.concat([
         encodeInit({ magic: 'VMN3T', version: 22, commit: '' })._unsafeUnwrap(),
         encodeCommand({ type: 'ethernet', uuid: UUID })._unsafeUnwrap(),
-        ...frames.map((f) => encodeFrame(f)._unsafeUnwrap()),
+        ...frames.map((f) => encodeFrame(f)),
       ]),
     );
     c.on('data', () => {});
