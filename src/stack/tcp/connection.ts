@@ -415,6 +415,8 @@ export class Connection implements ConnectionHandlers {
     this.keepaliveAt = Infinity;
     this.timeWaitAt = now + this.ctx.config.timeWaitMs;
     this.armTimer();
+    // Our FIN was acknowledged, so every byte was: TIME-WAIT only ever sends bare ACKs.
+    this.releaseBuffers();
     this.notifyClose('closed');
   }
 
@@ -425,7 +427,14 @@ export class Connection implements ConnectionHandlers {
     this.ctx.counters.connectionsClosed++;
     this.ctx.scheduler.disarm(this.timer);
     this.ctx.release(this);
+    this.releaseBuffers();
     this.notifyClose(reason);
+  }
+
+  /** Returns the send ring and the out-of-order ring to their pool: nothing will read them again. */
+  private releaseBuffers(): void {
+    this.sendBuf.release();
+    this.reasm.release();
   }
 
   /** Calls `onClose` the first time only. @internal */

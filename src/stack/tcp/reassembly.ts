@@ -4,18 +4,23 @@
  * straight from the frame — only segments that arrive after a hole are, into a ring whose position
  * 0 is RCV.NXT. Ranges are offsets from RCV.NXT, kept sorted and merged; their count is bounded
  * (a segment that would need one more range is dropped, as smoltcp's assembler does) and so are the
- * bytes (by the window we advertised). The ring is allocated on the first hole and grows on demand.
+ * bytes (by the window we advertised). The ring and the range arrays are allocated on the first
+ * hole (most connections never see one), the ring grows on demand, and {@link Reassembly.release}
+ * gives it back to its pool when the connection ends.
  * @module
  */
+import { sharedBufferPool, type BufferPool } from '../../runtime/buffer-pool.js';
 
 const INITIAL_RING = 64 * 1024;
+/** Range arrays of a queue that never held anything. */
+const NO_RANGES = new Float64Array(0);
 
 /** Out-of-order data of one connection. */
 export class Reassembly {
-  private ring: Uint8Array | undefined;
+  private ring: Buffer | undefined;
   private base = 0;
-  private readonly starts: Float64Array;
-  private readonly ends: Float64Array;
+  private starts = NO_RANGES;
+  private ends = NO_RANGES;
   /** Number of disjoint ranges held. */
   count = 0;
   /** Index of the range that took the most recent segment (first SACK block, RFC 2018 §4). */
@@ -27,10 +32,8 @@ export class Reassembly {
     /** Largest offset (exclusive) that may be held: the receive window bound. */
     readonly maxBytes: number,
     readonly maxRanges: number,
-  ) {
-    this.starts = new Float64Array(maxRanges);
-    this.ends = new Float64Array(maxRanges);
-  }
+    private readonly pool: BufferPool = sharedBufferPool,
+  ) {}
 
   /** Whether anything is queued. */
   get isEmpty(): boolean {
@@ -53,6 +56,10 @@ export class Reassembly {
     while (j < this.count && this.starts[j]! <= e) j++;
     // ranges[i, j) touch [s, e) and merge with it; none touching means one more range.
     if (j === i && this.count >= this.maxRanges) return false;
+    if (this.starts.length === 0) {
+      this.starts = new Float64Array(this.maxRanges);
+      this.ends = new Float64Array(this.maxRanges);
+    }
     this.store(offset, src, srcOff, len);
     const ns = j > i ? Math.min(s, this.starts[i]!) : s;
     const ne = j > i ? Math.max(e, this.ends[j - 1]!) : e;
@@ -152,24 +159,33 @@ export class Reassembly {
     this.finOffset = -1;
   }
 
+  /** Forgets everything and gives the ring back to its pool (the connection is over). */
+  release(): void {
+    this.clear();
+    const r = this.ring;
+    this.ring = undefined;
+    if (r !== undefined) this.pool.release(r);
+  }
+
   private store(offset: number, src: Uint8Array, srcOff: number, len: number): void {
     const need = offset + len;
     if (this.ring === undefined) {
       let cap = INITIAL_RING;
       while (cap < need) cap *= 2;
-      this.ring = Buffer.allocUnsafeSlow(Math.min(cap, Math.max(need, this.maxBytes)));
+      this.ring = this.pool.acquire(Math.min(cap, Math.max(need, this.maxBytes)));
       this.base = 0;
     } else if (need > this.ring.length) {
       let cap = this.ring.length;
       while (cap < need) cap *= 2;
       cap = Math.min(cap, Math.max(need, this.maxBytes));
-      const nr = Buffer.allocUnsafeSlow(cap);
+      const nr = this.pool.acquire(cap);
       const old = this.ring;
       const first = old.length - this.base;
       nr.set(old.subarray(this.base), 0);
       nr.set(old.subarray(0, this.base), first);
       this.ring = nr;
       this.base = 0;
+      this.pool.release(old);
     }
     const ring = this.ring;
     const cap = ring.length;

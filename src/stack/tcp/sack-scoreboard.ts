@@ -6,11 +6,15 @@
  */
 
 const MAX_RANGES = 16;
+/** Range arrays of a scoreboard that never saw a SACK block (most connections). */
+const NO_RANGES = new Float64Array(0);
 
 /** SACKed ranges of one connection's send sequence space. */
 export class SackScoreboard {
-  private readonly starts = new Float64Array(MAX_RANGES);
-  private readonly ends = new Float64Array(MAX_RANGES);
+  // Allocated on the first block: typed arrays this size live outside the heap and cost a
+  // finalizer each, which showed up as GC time when connections churn.
+  private starts = NO_RANGES;
+  private ends = NO_RANGES;
   /** Number of disjoint ranges. */
   count = 0;
   /** Total SACKed bytes. */
@@ -20,6 +24,10 @@ export class SackScoreboard {
   add(start: number, end: number): void {
     if (start < 0) start = 0;
     if (end <= start) return;
+    if (this.starts.length === 0) {
+      this.starts = new Float64Array(MAX_RANGES);
+      this.ends = new Float64Array(MAX_RANGES);
+    }
     let i = 0;
     while (i < this.count && this.ends[i]! < start) i++;
     let j = i;

@@ -1,24 +1,34 @@
 /**
  * The send side's byte store: a ring holding every byte from SND.UNA onward — sent but
  * unacknowledged, then not yet sent (RFC 9293 §3.3.1 figure 3). Retransmissions copy from it and
- * ACKs release from its head. The ring starts small and doubles up to a bound, so an idle
- * connection costs little and `write` reports backpressure once the bound is reached.
+ * ACKs release from its head. The ring is taken from a {@link BufferPool} on the first write, so a
+ * connection that never sends (or has not yet) holds no memory; it doubles up to a bound, so
+ * `write` reports backpressure once the bound is reached, and goes back to the pool when the
+ * connection no longer needs it ({@link SendBuffer.release}). Under connection churn this keeps
+ * the 64 KiB-per-connection allocations (and the garbage collections they caused) away.
  * @module
  */
+import { sharedBufferPool, type BufferPool } from '../../runtime/buffer-pool.js';
+
+/** The ring of a buffer that holds none yet. */
+const NO_RING = Buffer.alloc(0);
 
 /** A bounded, growable byte ring. */
 export class SendBuffer {
-  private buf: Uint8Array;
+  private buf: Buffer = NO_RING;
   private head = 0;
   /** Bytes stored. */
   length = 0;
+  /** Size of the first ring. */
+  private readonly initial: number;
 
   constructor(
     initial: number,
     /** Most bytes ever stored. */
     readonly max: number,
+    private readonly pool: BufferPool = sharedBufferPool,
   ) {
-    this.buf = Buffer.allocUnsafeSlow(Math.min(initial, max));
+    this.initial = Math.max(1, Math.min(initial, max));
   }
 
   /** Room left before {@link max}. */
@@ -26,7 +36,7 @@ export class SendBuffer {
     return this.max - this.length;
   }
 
-  /** Current capacity of the ring (for tests and stats). */
+  /** Current capacity of the ring, 0 before the first write and after {@link release} (for tests and stats). */
   get capacity(): number {
     return this.buf.length;
   }
@@ -69,13 +79,27 @@ export class SendBuffer {
     if (first < len) dst.set(this.buf.subarray(0, len - first), dstOff + first);
   }
 
+  /**
+   * Gives the ring back to the pool and forgets what it held: the connection is over, or every
+   * byte was acknowledged and nothing more will be sent. A later `write` takes a fresh ring.
+   */
+  release(): void {
+    const b = this.buf;
+    this.buf = NO_RING;
+    this.head = 0;
+    this.length = 0;
+    if (b.length > 0) this.pool.release(b);
+  }
+
   private grow(need: number): void {
-    let cap = this.buf.length;
+    let cap = this.buf.length > 0 ? this.buf.length : this.initial;
     while (cap < need) cap *= 2;
     cap = Math.min(cap, this.max);
-    const nb = Buffer.allocUnsafeSlow(cap);
-    this.copyOut(0, nb, 0, this.length);
+    const old = this.buf;
+    const nb = this.pool.acquire(cap);
+    if (this.length > 0) this.copyOut(0, nb, 0, this.length);
     this.buf = nb;
     this.head = 0;
+    if (old.length > 0) this.pool.release(old);
   }
 }

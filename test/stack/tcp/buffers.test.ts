@@ -4,6 +4,7 @@ import { Reassembly } from '../../../src/stack/tcp/reassembly.js';
 import { SackScoreboard } from '../../../src/stack/tcp/sack-scoreboard.js';
 import { SendBuffer } from '../../../src/stack/tcp/send-buffer.js';
 import { RttEstimator } from '../../../src/stack/tcp/rtt.js';
+import { BufferPool } from '../../../src/runtime/buffer-pool.js';
 import { SeededRng } from '../../../src/runtime/rng.js';
 
 const bytes = (n: number, seed = 1): Buffer => {
@@ -52,6 +53,55 @@ test('send ring: a long random run of writes, partial consumes and reads stays b
     consumed += c;
     assert.is(sb.length, written - consumed);
   }
+});
+
+test('send ring: no memory until the first write; released to its pool, reused by the next ring', () => {
+  const pool = new BufferPool();
+  const a = new SendBuffer(1024, 8192, pool);
+  assert.is(a.capacity, 0, 'nothing allocated for a connection that has not sent');
+  const data = bytes(3000);
+  assert.is(a.write(data, 0, 3000), 3000);
+  assert.is(a.capacity, 4096, 'first ring doubled from 1024 to fit 3000');
+  a.consume(3000);
+  a.release();
+  assert.is(a.capacity, 0);
+  assert.is(a.length, 0);
+  assert.is(pool.stats().freeBytes, 4096, 'the ring went back');
+  const b = new SendBuffer(4096, 8192, pool);
+  assert.is(b.write(data, 0, 100), 100);
+  assert.is(pool.stats().reused, 1, 'the next connection took it');
+  const out = Buffer.alloc(100);
+  b.copyOut(0, out, 0, 100);
+  assert.ok(out.equals(data.subarray(0, 100)), 'only what was written since is read');
+  assert.is(a.write(data, 0, 10), 10, 'a released ring takes a new one on the next write');
+});
+
+test('send ring: growing keeps the bytes in order and gives the smaller ring back', () => {
+  const pool = new BufferPool();
+  const sb = new SendBuffer(1024, 1 << 20, pool);
+  const data = bytes(10_000, 5);
+  assert.is(sb.write(data, 0, 1000), 1000);
+  sb.consume(600);
+  assert.is(sb.write(data, 1000, 5000), 5000, 'wrapped, then grown to 8 KiB');
+  assert.is(sb.capacity, 8192);
+  assert.is(pool.stats().freeBytes, 1024, 'the 1 KiB ring went back');
+  const out = Buffer.alloc(5400);
+  sb.copyOut(0, out, 0, 5400);
+  assert.ok(out.equals(data.subarray(600, 6000)));
+});
+
+test('reassembly: nothing allocated before the first hole; release gives the ring back', () => {
+  const pool = new BufferPool();
+  const ra = new Reassembly(1 << 20, 8, pool);
+  assert.is(pool.stats().allocated, 0);
+  const d = bytes(2000, 2);
+  assert.ok(ra.insert(500, d, 500, 1000));
+  assert.is(pool.stats().allocated, 1);
+  ra.release();
+  assert.ok(ra.isEmpty);
+  assert.is(pool.stats().freeBytes, 64 * 1024);
+  assert.ok(ra.insert(100, d, 100, 10), 'usable again after release');
+  assert.is(pool.stats().reused, 1);
 });
 
 test('reassembly: ranges merge, a filled hole becomes contiguous, the ring delivers it in order', () => {

@@ -171,7 +171,33 @@ la('our FIN is retransmitted until acknowledged', () => {
 });
 
 fw1.run();
+const memory = suite('memory after the close');
+
+memory('TIME-WAIT and CLOSED hold no send ring: it went back to the pool with the last ACK', () => {
+  const fx = new TcpFixture();
+  const c = fx.established();
+  c.send(Buffer.from('bye'), 0, 3);
+  fx.ep.flush();
+  assert.ok(c.sendBuf.capacity > 0, 'data queued: a ring');
+  c.shutdown();
+  fx.ep.flush();
+  fx.send({ flags: FIN | ACK, ack: L + 3 + 1 });
+  fx.expectState(State.TimeWait);
+  assert.is(c.sendBuf.capacity, 0, 'released on entering TIME-WAIT');
+  assert.is(c.send(Buffer.from('x'), 0, 1), 0, 'and nothing can be queued again');
+});
+
+memory('an aborted connection gives its ring back at once', () => {
+  const fx = new TcpFixture();
+  const c = fx.established();
+  c.send(Buffer.from('unsent'), 0, 6);
+  c.abort();
+  assert.is(c.sendBuf.capacity, 0);
+  assert.is(c.unacknowledged, 0);
+});
+
 closing.run();
+memory.run();
 fw2.run();
 tw.run();
 cw.run();
