@@ -8,7 +8,9 @@
  * in and resumes it. Host EOF becomes our FIN once the ring has drained.
  *
  * guest → host: views from `onData` are borrowed, so they are appended to a per-flow batch that is
- * written once per turn. The connection's receive backlog is the batch plus the socket's
+ * written once per turn. Batches come from the shared {@link BufferPool} and go back to it from
+ * their write's callback (a fresh 64 KiB buffer per turn made garbage collection a large share of
+ * the CPU). The connection's receive backlog is the batch plus the socket's
  * `writableLength`, so a host that stops reading closes the guest's window instead of growing
  * memory. Guest FIN becomes `socket.end()` after the batch; the host may keep sending.
  *
@@ -19,6 +21,7 @@
  * @module
  */
 import type { Socket } from 'node:net';
+import { sharedBufferPool } from '../runtime/buffer-pool.js';
 import type { Timer } from '../runtime/scheduler.js';
 import type { CloseReason, Connection } from '../stack/tcp/connection.js';
 import type { SynRequest } from '../stack/tcp/syn-request.js';
@@ -34,7 +37,10 @@ export interface FlowOwner {
   readonly counters: { bytesToGuest: number; bytesToHost: number; hostResets: number; guestResets: number };
 }
 
+/** Size of a fresh batch; bigger turns double it (powers of two keep the pool's sizes few). */
 const MIN_BATCH = 64 * 1024;
+/** Where batches come from and return to. */
+const pool = sharedBufferPool;
 
 /** A guest connection proxied to a host socket. */
 export class TcpFlow {
@@ -48,7 +54,8 @@ export class TcpFlow {
   private hostWriteEnded = false;
   private batch: Buffer | undefined;
   private batchLen = 0;
-  private writesInFlight = 0;
+  /** Batches handed to `socket.write`, oldest first: each returns to the pool from its callback. */
+  private readonly inFlight: Buffer[] = [];
   /** Queued in the owner's flush list. @internal */
   flushQueued = false;
   closed = false;
@@ -64,7 +71,9 @@ export class TcpFlow {
   /** The owner's idle-timeout timer, created only when an idle timeout is configured. @internal */
   idleTimer: Timer | undefined;
   private readonly onWritten = (): void => {
-    this.writesInFlight--;
+    // Stream writes complete in order, so the oldest batch is the one this callback is for.
+    const b = this.inFlight.shift();
+    if (b !== undefined) pool.release(b);
     this.reportBacklog();
   };
 
@@ -150,10 +159,15 @@ export class TcpFlow {
   private fromGuest(b: Uint8Array, off: number, len: number): void {
     let batch = this.batch;
     const need = this.batchLen + len;
-    if (batch === undefined || (this.writesInFlight > 0 && this.batchLen === 0) || need > batch.length) {
-      // A fresh buffer unless the old one is idle and big enough (the socket may still hold it).
-      const nb = Buffer.allocUnsafe(Math.max(MIN_BATCH, need, batch !== undefined && need > batch.length ? batch.length * 2 : 0));
-      if (batch !== undefined && this.batchLen > 0) batch.copy(nb, 0, 0, this.batchLen);
+    if (batch === undefined || need > batch.length) {
+      // The batch is never in a write while it is this.batch, so the old one can go back at once.
+      let size = batch === undefined ? MIN_BATCH : batch.length * 2;
+      while (size < need) size *= 2;
+      const nb = pool.acquire(size);
+      if (batch !== undefined) {
+        if (this.batchLen > 0) batch.copy(nb, 0, 0, this.batchLen);
+        pool.release(batch);
+      }
       batch = nb;
       this.batch = nb;
     }
@@ -173,21 +187,24 @@ export class TcpFlow {
     this.flushQueued = false;
     if (this.closed) return;
     const s = this.socket;
-    if (this.batchLen > 0 && !this.hostWriteEnded) {
-      const chunk = this.batch!.subarray(0, this.batchLen);
-      this.writesInFlight++;
-      s.write(chunk, this.onWritten);
-      this.bytesToHost += this.batchLen;
-      this.owner.counters.bytesToHost += this.batchLen;
-      this.batchLen = 0;
-      // The socket owns that memory until the write completes; the next batch starts afresh.
-      this.batch = undefined;
-    }
+    if (this.batchLen > 0 && !this.hostWriteEnded) this.writeBatch();
     if (this.guestEnded && !this.hostWriteEnded) {
       this.hostWriteEnded = true;
       s.end();
     }
     this.reportBacklog();
+  }
+
+  /** Hands the batch to the socket; it returns to the pool from the write's callback. */
+  private writeBatch(): void {
+    const batch = this.batch!;
+    const n = this.batchLen;
+    this.inFlight.push(batch);
+    this.batch = undefined;
+    this.batchLen = 0;
+    this.bytesToHost += n;
+    this.owner.counters.bytesToHost += n;
+    this.socket.write(batch.subarray(0, n), this.onWritten);
   }
 
   private reportBacklog(): void {
@@ -205,19 +222,17 @@ export class TcpFlow {
       this.socket.resetAndDestroy();
     } else if (reason === 'closed') {
       // Both FINs exchanged: whatever is queued to the host still goes, then the socket closes.
-      if (this.batchLen > 0 && !this.hostWriteEnded) {
-        this.socket.write(this.batch!.subarray(0, this.batchLen));
-        this.bytesToHost += this.batchLen;
-        this.owner.counters.bytesToHost += this.batchLen;
-        this.batchLen = 0;
-      }
+      if (this.batchLen > 0 && !this.hostWriteEnded) this.writeBatch();
       if (!this.hostWriteEnded) this.socket.end();
       this.socket.destroySoon();
     } else {
       this.socket.destroy();
     }
     this.spill = undefined;
+    // A batch never written is nobody's: back to the pool. Written ones return from their callbacks.
+    if (this.batch !== undefined) pool.release(this.batch);
     this.batch = undefined;
+    this.batchLen = 0;
     this.owner.flowClosed(this, reason);
   }
 

@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
+import { sharedBufferPool } from '../../src/runtime/buffer-pool.js';
 import { SeededRng } from '../../src/runtime/rng.js';
 import { GUEST, GuestPair, HOST_ALIAS, until } from '../harness/tcp/guest-pair.js';
 
@@ -84,6 +85,28 @@ connectFirst('bytes cross both ways intact (4 MiB each way through an echo-free 
   const s = pair.outbound.stats();
   assert.equal([s.bytesToHost, s.bytesToGuest], [up.length, down.length]);
   await until(() => pair.outbound.stats().open === 0, 'flow freed');
+  await closeServer(server);
+});
+
+connectFirst('guest→host batches come back from their write callbacks and serve the next turns', async () => {
+  const up = data(2 << 20, 3);
+  const got: Buffer[] = [];
+  const { server, port } = await listen((s) => {
+    s.on('data', (b) => got.push(b));
+    s.on('end', () => s.end());
+  });
+  const pair = new GuestPair();
+  const g = pair.connect(port);
+  await until(() => g.established, 'established');
+  const before = sharedBufferPool.stats();
+  g.sendAll(up, true);
+  await until(() => g.closed !== undefined, 'closed');
+  assert.is(sha(Buffer.concat(got)), sha(up));
+  const after = sharedBufferPool.stats();
+  const reused = after.reused - before.reused;
+  const allocated = after.allocated - before.allocated;
+  assert.ok(reused >= 10, `batches reused (${reused})`);
+  assert.ok(allocated <= 4, `a handful of buffers allocated for ${reused} reuses (${allocated})`);
   await closeServer(server);
 });
 
