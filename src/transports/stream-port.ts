@@ -3,12 +3,17 @@
  * framing. Input: every chunk is decoded in one pass and each frame goes to the switch as a view.
  * Output: frames are written back to back, prefix included, into a batch buffer the port owns;
  * the batch goes out as one `write()` at the end of the current turn (a microtask), so a burst of
- * frames costs one syscall. Backpressure: while the socket's queue is over the high-water mark,
+ * frames costs one syscall. Once every write out of the batch buffer has completed, the next
+ * frames start again at its beginning; a full buffer still being written is swapped for one from
+ * the shared {@link BufferPool} and returns there from its last write's callback. (A fresh 512 KiB
+ * buffer every time one filled made garbage collection a quarter of the host→guest CPU.)
+ * Backpressure: while the socket's queue is over the high-water mark,
  * `reserve` answers -1 (the producer drops and TCP retransmits, or waits for `onDrain`), so a slow
  * NIC cannot grow memory without bound.
  * @module
  */
 import type { Duplex } from 'node:stream';
+import { sharedBufferPool } from '../runtime/buffer-pool.js';
 import { PortCounters, deliverByCopy, type SwitchPort } from '../switch/port.js';
 import type { DropCode } from '../wire/drop.js';
 import { FrameDecoder, type Framing, type FramingError } from './framing.js';
@@ -48,10 +53,13 @@ export class StreamPort implements SwitchPort {
   /** Called once when the stream ends for any reason. */
   onClose: ((reason: StreamPortCloseReason) => void) | undefined;
 
-  txBuf: Buffer = Buffer.allocUnsafeSlow(BATCH);
+  txBuf: Buffer = sharedBufferPool.acquire(BATCH);
   private used = 0;
   /** End of the bytes of `txBuf` already handed to the socket. */
   private sent = 0;
+  /** The buffer of each write not yet completed, oldest first (writes complete in order). */
+  private readonly inFlight: Buffer[] = [];
+  private readonly onWritten = (): void => this.written();
   private flushQueued = false;
   private closed = false;
   private readonly highWater: number;
@@ -125,8 +133,13 @@ export class StreamPort implements SwitchPort {
     const p = this.framing.prefix;
     if (this.used + p + len > this.txBuf.length) {
       this.flush();
-      // The socket keeps a reference to what it was given; start a fresh batch buffer.
-      this.txBuf = Buffer.allocUnsafeSlow(Math.max(BATCH, p + len));
+      // The socket may still be writing from this buffer: continue in another one. It goes back
+      // to the pool from its last write's callback (see written()).
+      if (this.inFlight.length > 0 || p + len > this.txBuf.length) {
+        const old = this.txBuf;
+        this.txBuf = sharedBufferPool.acquire(Math.max(BATCH, p + len));
+        if (this.inFlight.length === 0) sharedBufferPool.release(old);
+      }
       this.used = 0;
       this.sent = 0;
     }
@@ -150,9 +163,25 @@ export class StreamPort implements SwitchPort {
   flush(): void {
     this.flushQueued = false;
     if (this.used === this.sent || this.closed) return;
-    const ok = this.stream.write(this.txBuf.subarray(this.sent, this.used));
+    this.inFlight.push(this.txBuf);
+    const ok = this.stream.write(this.txBuf.subarray(this.sent, this.used), this.onWritten);
     this.sent = this.used;
     if (!ok) this.draining = true;
+  }
+
+  /** A write completed: its buffer may be reused. */
+  private written(): void {
+    const b = this.inFlight.shift();
+    if (b === undefined) return;
+    // Writes of one buffer are consecutive in the queue: none left of `b` means it is free.
+    if (this.inFlight.length > 0 && this.inFlight[0] === b) return;
+    if (b !== this.txBuf) sharedBufferPool.release(b);
+    else if (this.used === this.sent && !this.closed) {
+      // Everything written out of the current buffer is done: start over at its beginning, where
+      // the memory is still in the cache.
+      this.used = 0;
+      this.sent = 0;
+    }
   }
 
   /** Ends the stream and reports why (once). */

@@ -101,6 +101,86 @@ test('over the high-water mark reserve refuses, and drain is signalled once unde
   assert.is(p.writable, true);
 });
 
+/**
+ * A duplex that keeps every chunk it is given (the port's memory, not a copy) and completes writes
+ * only when told; `written` holds what each write carried when it completed, as a kernel would.
+ */
+function slowSink() {
+  const chunks: Buffer[] = [];
+  const written: Buffer[] = [];
+  const pending: Array<() => void> = [];
+  const d = new Duplex({
+    read() {},
+    highWaterMark: 1 << 30,
+    write(chunk: Buffer, _e, cb) {
+      chunks.push(chunk);
+      pending.push(() => {
+        written.push(Buffer.from(chunk));
+        cb();
+      });
+    },
+  });
+  const completeAll = async (): Promise<void> => {
+    while (pending.length > 0) {
+      pending.shift()!();
+      await tick();
+    }
+  };
+  return { d, chunks, written, completeAll };
+}
+
+function commitFrame(p: StreamPort, len: number, fill: number): number {
+  const o = p.reserve(len);
+  p.txBuf.fill(fill, o, o + len);
+  p.commit(o, len);
+  return o;
+}
+
+test('the output buffer starts over once its writes completed, never while one is pending', async () => {
+  const { d, chunks, written, completeAll } = slowSink();
+  const p = new StreamPort(d, { name: 't', framing: qemuFraming, maxFrame: 1514 });
+  p.start();
+  const first = commitFrame(p, 100, 1);
+  p.flush();
+  const second = commitFrame(p, 100, 2);
+  assert.ok(second > first, 'the first write is pending: its bytes are not reused');
+  p.flush();
+  assert.ok(chunks[0]!.subarray(4).every((x) => x === 1), 'the pending write still holds its own bytes');
+  await completeAll();
+  assert.is(commitFrame(p, 100, 3), first, 'all writes done: back to the start of the same buffer');
+  p.flush();
+  await completeAll();
+  assert.equal(
+    written.map((c) => [c.readUInt32BE(0), c[4]]),
+    [
+      [100, 1],
+      [100, 2],
+      [100, 3],
+    ],
+  );
+});
+
+test('a full output buffer still being written is swapped; the bytes of both stay intact', async () => {
+  const { d, written, completeAll } = slowSink();
+  const p = new StreamPort(d, { name: 't', framing: qemuFraming, maxFrame: 1514 });
+  p.start();
+  const firstBuf = p.txBuf;
+  let frames = 0;
+  while (p.txBuf === firstBuf) {
+    commitFrame(p, 1500, frames & 0xff);
+    frames++;
+    if (frames % 10 === 0) p.flush();
+  }
+  p.flush();
+  await completeAll();
+  const all = Buffer.concat(written);
+  assert.is(all.length, frames * 1504);
+  for (let i = 0; i < frames; i++) {
+    assert.is(all.readUInt32BE(i * 1504), 1500);
+    assert.is(all[i * 1504 + 4 + 1499], i & 0xff, `frame ${i} intact`);
+  }
+});
+
 test('a framing error closes the port with a reason naming it', async () => {
   const { d, incoming } = pipePair();
   const p = new StreamPort(d, { name: 'nic7', framing: qemuFraming, maxFrame: 1514 });
