@@ -5,10 +5,10 @@
  * never a file that is not a socket.
  * @module
  */
-import { lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { ResultAsync } from 'neverthrow';
 import type { OsError } from '../../src/native/os-error.js';
+import { claimUnixPath } from '../../src/transports/unix-path.js';
 import { fromNodeError } from './errors.js';
 
 /** Called for each accepted connection. */
@@ -27,18 +27,6 @@ export function connectUnix(path: string): ResultAsync<Socket, OsError> {
     }),
     (e) => fromNodeError(e, `connect to ${path}`),
   );
-}
-
-/** True when something accepts connections on `path`. */
-function isLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ path });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 function bind(server: Server, path: string): Promise<void> {
@@ -60,16 +48,8 @@ export function listenUnix(path: string, onConnection: UnixConnectionHandler): R
       await bind(server, path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-      let stat: ReturnType<typeof lstatSync> | undefined;
-      try {
-        stat = lstatSync(path);
-      } catch {
-        stat = undefined; // vanished meanwhile: just retry
-      }
-      if (stat !== undefined) {
-        if (!stat.isSocket() || (await isLive(path))) throw e;
-        unlinkSync(path);
-      }
+      // A stale socket file is replaced; a live socket or another file keeps the original error.
+      if ((await claimUnixPath(path)) !== undefined) throw e;
       await bind(server, path);
     }
     // Errors after listening (rare for Unix sockets) must not crash the process.

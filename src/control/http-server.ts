@@ -6,7 +6,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { errAsync, ResultAsync } from 'neverthrow';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
+import { claimUnixPath } from '../transports/unix-path.js';
 import { describeError, vnetError, type VnetError } from '../errors.js';
 import { MAX_UNIX_PATH } from '../transports/unix-listener.js';
 
@@ -124,20 +125,19 @@ export function serveHttp(path: string, routes: Routes): ResultAsync<ControlServ
     }
   };
   return ResultAsync.fromPromise(
-    new Promise<Server>((resolve, reject) => {
-      try {
-        if (lstatSync(path, { throwIfNoEntry: false })?.isSocket()) unlinkSync(path);
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      const srv = createServer((req, res) => void handle(req, res));
-      srv.once('error', reject);
-      srv.listen(path, () => {
-        srv.off('error', reject);
-        resolve(srv);
-      });
-    }),
+    claimUnixPath(path).then(
+      (problem) =>
+        new Promise<Server>((resolve, reject) => {
+          if (problem === 'not-a-socket') return reject(new Error(`${path} exists and is not a socket`));
+          if (problem === 'in-use') return reject(new Error(`another process serves on ${path}`));
+          const srv = createServer((req, res) => void handle(req, res));
+          srv.once('error', reject);
+          srv.listen(path, () => {
+            srv.off('error', reject);
+            resolve(srv);
+          });
+        }),
+    ),
     (e) => vnetError('listen-failed', `cannot serve the control API on ${path}: ${describeError(e)}`, { cause: e }),
   ).map((srv) => ({
     path,

@@ -13,10 +13,11 @@
  * @module
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { lstatSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { unlinkSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { errAsync, ResultAsync } from 'neverthrow';
 import { vnetError } from '../errors.js';
+import { claimUnixPath } from '../transports/unix-path.js';
 import { bindError, describeHostEnd, type ExposeError, type ResolvedExpose } from './expose-spec.js';
 
 /** Keepalive delay of accepted host sockets (protocols.md §4.8: vpnkit uses 1 s). */
@@ -112,18 +113,6 @@ export function bindUdp(p: ResolvedExpose, onMessage: (msg: Buffer, from: { addr
   );
 }
 
-/** Whether something accepts connections on the Unix socket at `path`. */
-function isLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection(path);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
 /**
  * Listens on a Unix stream socket. A stale socket file (nothing answers) is replaced; a live one
  * is `port-in-use`; any other file at the path is `bad-address` (never deleted).
@@ -132,11 +121,9 @@ export function listenUnixStream(p: ResolvedExpose, onConnection: (s: Socket) =>
   const path = p.hostPath;
   if (Buffer.byteLength(path) > MAX_UNIX_PATH) return errAsync(vnetError('bad-address', `${describeHostEnd(p)}: the path is longer than ${MAX_UNIX_PATH} bytes`));
   const prepare = async (): Promise<void> => {
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (st === undefined) return;
-    if (!st.isSocket()) throw vnetError('bad-address', `${describeHostEnd(p)}: the path exists and is not a socket`);
-    if (await isLive(path)) throw vnetError('port-in-use', `${describeHostEnd(p)} is already in use by another process`, { hostPath: path });
-    unlinkSync(path);
+    const problem = await claimUnixPath(path);
+    if (problem === 'not-a-socket') throw vnetError('bad-address', `${describeHostEnd(p)}: the path exists and is not a socket`);
+    if (problem === 'in-use') throw vnetError('port-in-use', `${describeHostEnd(p)} is already in use by another process`, { hostPath: path });
   };
   const listen = (): Promise<HostBinding<Server>> =>
     new Promise((resolve, reject) => {

@@ -3,10 +3,11 @@
  * process is replaced (only when nothing answers on it), and the file is unlinked on close.
  * @module
  */
-import { lstatSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { errAsync, ResultAsync } from 'neverthrow';
 import { describeError, vnetError, type VnetError } from '../errors.js';
+import { claimUnixPath } from './unix-path.js';
 
 /** Longest Unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
 export const MAX_UNIX_PATH = 107;
@@ -21,31 +22,14 @@ export interface UnixListener {
   close(): Promise<void>;
 }
 
-function isLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection(path);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
 /** Listens on `path`, calling `onConnection` for each accepted socket. */
 export function listenUnix(path: string, onConnection: (s: Socket) => void): ResultAsync<UnixListener, ListenError> {
   if (Buffer.byteLength(path) > MAX_UNIX_PATH)
     return errAsync(vnetError('listen-failed', `socket path is longer than ${MAX_UNIX_PATH} bytes: ${path}`, { path }));
   const prepare = async (): Promise<void> => {
-    let st;
-    try {
-      st = lstatSync(path);
-    } catch {
-      return;
-    }
-    if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
-    if (await isLive(path)) throw new Error(`another process is listening on ${path}`);
-    unlinkSync(path);
+    const problem = await claimUnixPath(path);
+    if (problem === 'not-a-socket') throw new Error(`${path} exists and is not a socket`);
+    if (problem === 'in-use') throw new Error(`another process is listening on ${path}`);
   };
   return ResultAsync.fromPromise(
     prepare().then(
