@@ -15,6 +15,28 @@ const BLOCK_WORDS = 1 << 20;
 /** The word loop reads host-order words; it is written for little-endian hosts (all Node targets). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/*
+ * Word views over whole ArrayBuffers, for the two buffers seen last. Building a `Uint32Array` for
+ * every call cost about as much as summing a 1500-byte frame; the frame path alternates between
+ * two buffers (a NIC's read chunk when verifying, its output batch when sending), so two entries
+ * make nearly every call a hit. Holding the last two buffers keeps at most their memory alive.
+ */
+let viewBuf0: ArrayBufferLike | undefined;
+let view0: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+let viewBuf1: ArrayBufferLike | undefined;
+let view1: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+/** A `Uint32Array` over all of `ab` (its length rounded down to whole words). */
+function wordView(ab: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
+  if (ab === viewBuf0) return view0;
+  const v = ab === viewBuf1 ? view1 : new Uint32Array(ab, 0, ab.byteLength >>> 2);
+  viewBuf1 = viewBuf0;
+  view1 = view0;
+  viewBuf0 = ab;
+  view0 = v;
+  return v;
+}
+
 /**
  * Adds the bytes `b[off, off+len)` as big-endian 16-bit words to `sum` (an odd trailing byte is
  * padded with zero, RFC 1071 §4.1). Returns an unfolded sum: compare or finish it through
@@ -46,10 +68,13 @@ export function sumBytes(b: Uint8Array, off: number, len: number, sum = 0): numb
     i++;
   }
   const words = (end - i) >>> 2;
-  const w = new Uint32Array(b.buffer, base + i, words);
-  let k = 0;
-  while (k < words) {
-    const stop = Math.min(words, k + BLOCK_WORDS);
+  const w = wordView(b.buffer);
+  let k = (base + i) >>> 2;
+  const kEnd = k + words;
+  // A view made before a (resizable) buffer grew does not reach: take the plain loop.
+  if (kEnd > w.length) return sumBytePairs(b, off, len, sum);
+  while (k < kEnd) {
+    const stop = Math.min(kEnd, k + BLOCK_WORDS);
     const stop8 = stop - ((stop - k) & 7);
     // Two accumulators let the CPU overlap the additions.
     let a0 = 0;

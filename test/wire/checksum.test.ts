@@ -99,6 +99,28 @@ test('sumBytes is exact across its internal block boundary (> 4 MiB of 0xff and 
   assert.is(fold(sumBytes(rnd, 3, n - 3)), refSum(rnd.subarray(3)));
 });
 
+test('sumBytes keeps word views of recent buffers: interleaved buffers, views and rewritten bytes all stay exact', () => {
+  const bufs = [Buffer.allocUnsafeSlow(9000), Buffer.allocUnsafeSlow(3001), new Uint8Array(new ArrayBuffer(5000), 3, 4000)];
+  let x = 99;
+  const fill = (b: Uint8Array): void => {
+    for (let i = 0; i < b.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      b[i] = x >>> 24;
+    }
+  };
+  for (const b of bufs) fill(b);
+  for (let round = 0; round < 200; round++) {
+    const b = bufs[(round * 7) % 3]!;
+    const off = (round * 13) % 97;
+    const len = 200 + ((round * 131) % (b.length - off - 200));
+    if (round % 5 === 0) fill(b); // the view reads the memory as it is now, never a copy
+    assert.is(fold(sumBytes(b, off, len)), refSum(b.subarray(off, off + len)), `round ${round}`);
+    // A subarray shares the buffer, at another byteOffset.
+    const sub = b.subarray(off + 1);
+    assert.is(fold(sumBytes(sub, 0, len - 1)), refSum(sub.subarray(0, len - 1)), `round ${round}, subarray`);
+  }
+});
+
 test('sumBytes on a range that leaves its array keeps the old lenient behaviour (no throw)', () => {
   const b = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
   // Missing bytes read as zero, as the byte loop always did; the word view would throw instead.
