@@ -26,6 +26,7 @@
  * @module
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { endOfTurn } from '../runtime/end-of-turn.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { Timer } from '../runtime/scheduler.js';
 import type { CloseReason } from '../stack/tcp/connection.js';
@@ -65,7 +66,10 @@ export interface TcpOutboundOptions {
   connect?: typeof netConnect;
   /** Size of the one read buffer shared by every host socket (default 256 KiB). */
   readBufferSize?: number;
-  /** Runs the end-of-turn flush toward host sockets (default `queueMicrotask`). */
+  /**
+   * Runs the end-of-turn flush toward host sockets (default {@link endOfTurn}: once per event-loop
+   * turn, so everything a guest sent in the turn's reads leaves in one write per socket).
+   */
   defer?: (fn: () => void) => void;
   /**
    * Closes a flow with no segment from the guest (data, ACKs, keepalive probes) for this long, ms,
@@ -158,7 +162,7 @@ export class TcpOutbound implements FlowOwner {
     this.timeoutMs = opts.connectTimeoutMs ?? 10_000;
     this.connectFn = opts.connect ?? netConnect;
     this.readBuf = Buffer.allocUnsafeSlow(opts.readBufferSize ?? 256 * 1024);
-    this.defer = opts.defer ?? queueMicrotask;
+    this.defer = opts.defer ?? endOfTurn.defer;
     this.idleMs = opts.idleTimeoutMs ?? 0;
     this.keepaliveMs = opts.hostKeepaliveMs ?? 60_000;
     this.flowEvents = opts.flowEvents ?? noFlowEvents;

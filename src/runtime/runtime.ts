@@ -3,8 +3,10 @@
  * @module
  */
 import { systemClock, type Clock } from './clock.js';
+import { endOfTurn } from './end-of-turn.js';
 import { CryptoRng, type Rng } from './rng.js';
 import { SystemScheduler, type Scheduler } from './scheduler.js';
+import { TurnClock } from './turn-clock.js';
 
 /** Clock, timers and randomness for one VirtualNetwork (or a test). */
 export interface Runtime {
@@ -13,7 +15,12 @@ export interface Runtime {
   readonly rng: Rng;
 }
 
-/** The real runtime: monotonic clock, one real timer, crypto randomness. */
+/**
+ * The real runtime: the monotonic clock read once per event-loop turn ({@link TurnClock}: the
+ * frame path asks for the time several times per frame), one real timer on that same clock (so
+ * a timer's `now` and what its callback reads agree), crypto randomness.
+ */
 export function systemRuntime(): Runtime {
-  return { clock: systemClock, scheduler: new SystemScheduler(systemClock), rng: new CryptoRng() };
+  const clock = new TurnClock(systemClock, endOfTurn);
+  return { clock, scheduler: new SystemScheduler(clock), rng: new CryptoRng() };
 }

@@ -118,7 +118,13 @@ export abstract class Scheduler {
   }
 }
 
-/** The scheduler on the real clock: one `setTimeout` for the earliest deadline, unref'd. */
+/**
+ * The scheduler on the real clock: one `setTimeout` for the earliest deadline, unref'd. The
+ * timeout is replaced only when a deadline comes before it. When the earliest deadline moves
+ * later or goes away (a connection's timer re-armed or disarmed, which happens on every ACK and
+ * every close), the pending timeout is left to fire early and re-arm for what is due then: under
+ * connection churn that is one `setTimeout` now and then instead of a clear and a set each time.
+ */
 export class SystemScheduler extends Scheduler {
   private handle: NodeJS.Timeout | undefined;
   private armedAt = Infinity;
@@ -133,7 +139,8 @@ export class SystemScheduler extends Scheduler {
   }
 
   protected rearm(at: number): void {
-    if (at === this.armedAt) return;
+    // Not earlier than the pending timeout: it fires first, and runDue re-arms for what is left.
+    if (at >= this.armedAt) return;
     if (this.handle !== undefined) clearTimeout(this.handle);
     this.handle = undefined;
     this.armedAt = at;

@@ -2,8 +2,8 @@
  * A switch port over a Node byte stream (Unix socket, vsock, any Duplex) with a length-prefix
  * framing. Input: every chunk is decoded in one pass and each frame goes to the switch as a view.
  * Output: frames are written back to back, prefix included, into a batch buffer the port owns;
- * the batch goes out as one `write()` at the end of the current turn (a microtask), so a burst of
- * frames costs one syscall. Once every write out of the batch buffer has completed, the next
+ * the batch goes out as one `write()` at the end of the event loop's turn ({@link endOfTurn}'s
+ * write lane, after the TCP flush), so a burst of frames costs one syscall. Once every write out of the batch buffer has completed, the next
  * frames start again at its beginning; a full buffer still being written is swapped for one from
  * the shared {@link BufferPool} and returns there from its last write's callback. (A fresh 512 KiB
  * buffer every time one filled made garbage collection a quarter of the host→guest CPU.)
@@ -14,6 +14,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { sharedBufferPool } from '../runtime/buffer-pool.js';
+import { endOfTurn } from '../runtime/end-of-turn.js';
 import { PortCounters, deliverByCopy, type SwitchPort } from '../switch/port.js';
 import type { DropCode } from '../wire/drop.js';
 import { FrameDecoder, type Framing, type FramingError } from './framing.js';
@@ -151,7 +152,7 @@ export class StreamPort implements SwitchPort {
     this.used = off + len;
     if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(this.flushFn);
+      endOfTurn.deferWrite(this.flushFn);
     }
   }
 

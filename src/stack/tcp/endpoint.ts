@@ -6,13 +6,15 @@
  * listener (the gateway's own services) or to the `onSyn` hook (connect-first NAT).
  *
  * Output is batched per turn: input, `send`, window changes only mark a connection dirty; one
- * microtask at the end of the turn flushes every dirty connection, so a burst of segments from a
- * guest is acknowledged once and small writes leave as full segments. A connection whose guest
+ * flush at the end of the event loop's turn ({@link endOfTurn}, after every socket read of the
+ * turn) sends for every dirty connection, so a burst of segments from a guest — even spread over
+ * many reads — is acknowledged once and small writes leave as full segments. A connection whose guest
  * NIC queue is full stops and is resumed by {@link TcpEndpoint.onPortDrain} — never polled.
  * @module
  */
 import { err, ok, type Result } from 'neverthrow';
 import type { Clock } from '../../runtime/clock.js';
+import { endOfTurn } from '../../runtime/end-of-turn.js';
 import type { Rng } from '../../runtime/rng.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Scheduler } from '../../runtime/scheduler.js';
@@ -41,7 +43,7 @@ export interface TcpEndpointOptions {
   /** Clock, scheduler and randomness (ISNs, ephemeral ports, timestamp offsets). */
   runtime: Runtime;
   config?: TcpConfig;
-  /** Runs the end-of-turn flush (default `queueMicrotask`); tests call {@link TcpEndpoint.flush} themselves. */
+  /** Runs the end-of-turn flush (default {@link endOfTurn}); tests call {@link TcpEndpoint.flush} themselves. */
   defer?: (fn: () => void) => void;
 }
 
@@ -104,7 +106,7 @@ export class TcpEndpoint implements ConnectionContext, SynDecider {
     this.config = resolveTcpConfig(opts.config);
     // RFC 9293 §3.7.1 / RFC 6691: MSS = MTU - 20 (IPv4) - 20 (TCP).
     this.mss = opts.output.mtu - 40;
-    this.defer = opts.defer ?? queueMicrotask;
+    this.defer = opts.defer ?? endOfTurn.defer;
   }
 
   // ------------------------------------------------------------------ input
