@@ -172,9 +172,6 @@ export class ExposeTcp implements FlowOwner {
       resetSocket(s, this.pipe);
       return;
     }
-    // TcpFlow resets the host socket when the guest resets, and Node throws for a pipe (there is
-    // no RST on a Unix socket): closing is the honest equivalent.
-    if (this.pipe) s.resetAndDestroy = () => s.destroy();
     const pc: PendingClient = {
       socket: s,
       conn: undefined,

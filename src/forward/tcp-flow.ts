@@ -26,6 +26,7 @@ import type { Timer } from '../runtime/scheduler.js';
 import type { CloseReason, Connection } from '../stack/tcp/connection.js';
 import type { SynRequest } from '../stack/tcp/syn-request.js';
 import type { FlowCloseReason, FlowHandle } from './flow-events.js';
+import { resetHostSocket } from './host-socket-reset.js';
 
 /** What a flow reports to its owner. */
 export interface FlowOwner {
@@ -216,10 +217,11 @@ export class TcpFlow {
     if (this.closed) return;
     this.closed = true;
     if (reason === 'reset' || this.cause === 'idle') {
-      // Propagate the reset: RST to the host too (socket.resetAndDestroy sends RST, Node ≥ 16.17).
-      // An idle cut resets the host side as well: a FIN would read as a clean end.
+      // Propagate the reset: RST to the host too (a plain close once our FIN is already on its
+      // way, or on a pipe, where there is no RST). An idle cut resets the host side as well: a
+      // FIN would read as a clean end.
       if (reason === 'reset') this.owner.counters.guestResets++;
-      this.socket.resetAndDestroy();
+      resetHostSocket(this.socket);
     } else if (reason === 'closed') {
       // Both FINs exchanged: whatever is queued to the host still goes, then the socket closes.
       if (this.batchLen > 0 && !this.hostWriteEnded) this.writeBatch();
@@ -229,6 +231,8 @@ export class TcpFlow {
       this.socket.destroy();
     }
     this.spill = undefined;
+    // The connection may linger in TIME-WAIT: it must not keep this flow (and its socket) alive.
+    if (this.conn !== undefined && this.conn.user === this) this.conn.user = undefined;
     // A batch never written is nobody's: back to the pool. Written ones return from their callbacks.
     if (this.batch !== undefined) pool.release(this.batch);
     this.batch = undefined;

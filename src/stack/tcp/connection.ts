@@ -437,14 +437,23 @@ export class Connection implements ConnectionHandlers {
     this.reasm.release();
   }
 
-  /** Calls `onClose` the first time only. @internal */
+  /**
+   * Calls `onClose` the first time only, then forgets every handler: no other event can follow,
+   * and a connection in TIME-WAIT stays in the endpoint's table for a while — holding the
+   * owner's closures would keep its whole object graph (a host socket, for the forwarder)
+   * alive and promoted to the old generation under connection churn. @internal
+   */
   notifyClose(reason: CloseReason): void {
     if (this.closeNotified) return;
     this.closeNotified = true;
     const h = this.onClose;
     this.onData = undefined;
     this.onWritable = undefined;
+    this.onEnd = undefined;
+    this.onEstablished = undefined;
+    this.acceptCb = undefined;
     h?.(reason);
+    this.onClose = undefined;
   }
 
   /** Calls `onWritable` if the producer is waiting and there is room. @internal */
