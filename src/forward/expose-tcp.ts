@@ -23,6 +23,7 @@
 import type { Server, Socket } from 'node:net';
 import { ResultAsync, type Result } from 'neverthrow';
 import type { Logger } from '../logger.js';
+import { endOfTurn } from '../runtime/end-of-turn.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { Timer } from '../runtime/scheduler.js';
 import type { CloseReason, Connection } from '../stack/tcp/connection.js';
@@ -30,6 +31,7 @@ import type { TcpConnectError, TcpEndpoint } from '../stack/tcp/endpoint.js';
 import { SynRequest, type SynDecider } from '../stack/tcp/syn-request.js';
 import { formatIpv4 } from '../wire/address.js';
 import { closeServers, listenTcp, listenUnixStream, type HostBinding } from './expose-listen.js';
+import { HostFlushQueue } from './host-flush-queue.js';
 import { resetHostSocket } from './host-socket-reset.js';
 import { RecentTuples, type SourceChoice } from './expose-source.js';
 import { describeHostEnd, joinHostPort, type ExposeError, type ResolvedExpose } from './expose-spec.js';
@@ -72,7 +74,7 @@ export interface ExposeTcpOptions {
   connectTimeoutMs: number;
   /** Whether the guest's MAC is known (for a precise log line when it never answers). */
   neighbourKnown?: (ip: number) => boolean;
-  /** Runs the end-of-turn flush toward host sockets (default `queueMicrotask`). */
+  /** Runs the end-of-turn flush toward host sockets (default {@link endOfTurn}). */
   defer?: (fn: () => void) => void;
 }
 
@@ -113,11 +115,8 @@ export class ExposeTcp implements FlowOwner {
   private readonly pending = new Set<PendingClient>();
   /** Live flows, each with the tuple to remember when it closes (when it kept the client's port). */
   private readonly flows = new Map<TcpFlow, string | undefined>();
-  private readonly dirty: TcpFlow[] = [];
-  private flushQueued = false;
+  private readonly flushes: HostFlushQueue;
   private closed = false;
-  private readonly defer: (fn: () => void) => void;
-  private readonly flushFn = (): void => this.flush();
   /** The port for log lines (`127.0.0.1:2222/tcp -> 192.168.65.2:22`), with a port 0 resolved once bound. */
   private what: string;
   private readonly pipe: boolean;
@@ -127,7 +126,7 @@ export class ExposeTcp implements FlowOwner {
     private readonly o: ExposeTcpOptions,
   ) {
     this.counters = o.counters;
-    this.defer = o.defer ?? queueMicrotask;
+    this.flushes = new HostFlushQueue(o.defer ?? endOfTurn.defer);
     this.what = `${describeHostEnd(p)} -> ${formatIpv4(p.guestIp)}:${p.guestPort}`;
     this.pipe = p.protocol === 'unix';
   }
@@ -278,21 +277,12 @@ export class ExposeTcp implements FlowOwner {
 
   /** @internal */
   queueFlush(f: TcpFlow): void {
-    if (f.flushQueued) return;
-    f.flushQueued = true;
-    this.dirty.push(f);
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      this.defer(this.flushFn);
-    }
+    this.flushes.add(f);
   }
 
-  /** Writes every flow's batch to its host socket (end of turn). */
+  /** Writes every flow's batch to its host socket now (normally at the end of the turn). */
   flush(): void {
-    this.flushQueued = false;
-    const l = this.dirty;
-    for (let i = 0; i < l.length; i++) l[i]!.flushToHost();
-    l.length = 0;
+    this.flushes.flush();
   }
 
   /** @internal */

@@ -78,7 +78,7 @@ export interface PortForwarderOptions {
   udpMaxFlows?: number;
   /** How long UDP datagrams wait for a guest's ARP answer, ms (default 3000). */
   udpResolveWaitMs?: number;
-  /** Runs the end-of-turn flush toward host sockets (default `queueMicrotask`). */
+  /** Runs the end-of-turn flush toward host sockets (default: the process's end-of-turn queue). */
   defer?: (fn: () => void) => void;
 }
 

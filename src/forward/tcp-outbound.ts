@@ -35,6 +35,7 @@ import type { SynRequest } from '../stack/tcp/syn-request.js';
 import { formatIpv4, parseIpv4 } from '../wire/address.js';
 import { LOOPBACK } from './address-map.js';
 import { noFlowEvents, type FlowEventSink, type FlowTuple } from './flow-events.js';
+import { HostFlushQueue } from './host-flush-queue.js';
 import { SourceRateLimit } from './tcp-rate-limit.js';
 import { TcpFlow, type FlowOwner } from './tcp-flow.js';
 
@@ -150,10 +151,7 @@ export class TcpOutbound implements FlowOwner {
   private idleMs: number;
   private readonly keepaliveMs: number;
   private flowCount = 0;
-  private readonly dirty: TcpFlow[] = [];
-  private flushQueued = false;
-  private readonly defer: (fn: () => void) => void;
-  private readonly flushFn = (): void => this.flush();
+  private readonly flushes: HostFlushQueue;
 
   constructor(private readonly opts: TcpOutboundOptions) {
     this.ep = opts.endpoint;
@@ -162,7 +160,7 @@ export class TcpOutbound implements FlowOwner {
     this.timeoutMs = opts.connectTimeoutMs ?? 10_000;
     this.connectFn = opts.connect ?? netConnect;
     this.readBuf = Buffer.allocUnsafeSlow(opts.readBufferSize ?? 256 * 1024);
-    this.defer = opts.defer ?? endOfTurn.defer;
+    this.flushes = new HostFlushQueue(opts.defer ?? endOfTurn.defer);
     this.idleMs = opts.idleTimeoutMs ?? 0;
     this.keepaliveMs = opts.hostKeepaliveMs ?? 60_000;
     this.flowEvents = opts.flowEvents ?? noFlowEvents;
@@ -312,21 +310,12 @@ export class TcpOutbound implements FlowOwner {
 
   /** @internal */
   queueFlush(f: TcpFlow): void {
-    if (f.flushQueued) return;
-    f.flushQueued = true;
-    this.dirty.push(f);
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      this.defer(this.flushFn);
-    }
+    this.flushes.add(f);
   }
 
-  /** Writes every flow's batch to its host socket (end of turn). */
+  /** Writes every flow's batch to its host socket now (normally at the end of the turn). */
   flush(): void {
-    this.flushQueued = false;
-    const l = this.dirty;
-    for (let i = 0; i < l.length; i++) l[i]!.flushToHost();
-    l.length = 0;
+    this.flushes.flush();
   }
 
   /** @internal */
