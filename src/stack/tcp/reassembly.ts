@@ -11,18 +11,15 @@
  */
 import { sharedBufferPool, type BufferPool } from '../../runtime/buffer-pool.js';
 
+import { OffsetRanges } from './offset-ranges.js';
+
 const INITIAL_RING = 64 * 1024;
-/** Range arrays of a queue that never held anything. */
-const NO_RANGES = new Float64Array(0);
 
 /** Out-of-order data of one connection. */
 export class Reassembly {
   private ring: Buffer | undefined;
   private base = 0;
-  private starts = NO_RANGES;
-  private ends = NO_RANGES;
-  /** Number of disjoint ranges held. */
-  count = 0;
+  private readonly ranges: OffsetRanges;
   /** Index of the range that took the most recent segment (first SACK block, RFC 2018 §4). */
   private latest = -1;
   /** Offset of a FIN that arrived beyond a hole, or -1. */
@@ -33,11 +30,18 @@ export class Reassembly {
     readonly maxBytes: number,
     readonly maxRanges: number,
     private readonly pool: BufferPool = sharedBufferPool,
-  ) {}
+  ) {
+    this.ranges = new OffsetRanges(maxRanges);
+  }
+
+  /** Number of disjoint ranges held. */
+  get count(): number {
+    return this.ranges.count;
+  }
 
   /** Whether anything is queued. */
   get isEmpty(): boolean {
-    return this.count === 0;
+    return this.ranges.count === 0;
   }
 
   /**
@@ -47,38 +51,9 @@ export class Reassembly {
   insert(offset: number, src: Uint8Array, srcOff: number, len: number): boolean {
     if (offset + len > this.maxBytes) len = this.maxBytes - offset;
     if (len <= 0) return false;
-    const s = offset;
-    const e = offset + len;
-    // Where the new range lands: i = first range ending at or after s, j = last range starting at or before e.
-    let i = 0;
-    while (i < this.count && this.ends[i]! < s) i++;
-    let j = i;
-    while (j < this.count && this.starts[j]! <= e) j++;
-    // ranges[i, j) touch [s, e) and merge with it; none touching means one more range.
-    if (j === i && this.count >= this.maxRanges) return false;
-    if (this.starts.length === 0) {
-      this.starts = new Float64Array(this.maxRanges);
-      this.ends = new Float64Array(this.maxRanges);
-    }
+    const i = this.ranges.insert(offset, offset + len);
+    if (i < 0) return false;
     this.store(offset, src, srcOff, len);
-    const ns = j > i ? Math.min(s, this.starts[i]!) : s;
-    const ne = j > i ? Math.max(e, this.ends[j - 1]!) : e;
-    const removed = j - i;
-    if (removed === 0) {
-      for (let k = this.count; k > i; k--) {
-        this.starts[k] = this.starts[k - 1]!;
-        this.ends[k] = this.ends[k - 1]!;
-      }
-      this.count++;
-    } else if (removed > 1) {
-      for (let k = j; k < this.count; k++) {
-        this.starts[k - removed + 1] = this.starts[k]!;
-        this.ends[k - removed + 1] = this.ends[k]!;
-      }
-      this.count -= removed - 1;
-    }
-    this.starts[i] = ns;
-    this.ends[i] = ne;
     this.latest = i;
     return true;
   }
@@ -86,24 +61,11 @@ export class Reassembly {
   /** RCV.NXT moved forward by `n`: shift every range and drop what is now behind it. */
   advance(n: number): void {
     if (this.finOffset >= 0) this.finOffset = Math.max(0, this.finOffset - n);
-    if (this.count === 0) return;
+    if (this.ranges.count === 0) return;
     const cap = this.ring!.length;
     this.base = (this.base + n) % cap;
-    let drop = 0;
-    for (let k = 0; k < this.count; k++) {
-      this.starts[k] = Math.max(0, this.starts[k]! - n);
-      this.ends[k] = this.ends[k]! - n;
-      if (this.ends[k]! <= 0) drop++;
-    }
-    if (drop > 0) {
-      for (let k = drop; k < this.count; k++) {
-        this.starts[k - drop] = this.starts[k]!;
-        this.ends[k - drop] = this.ends[k]!;
-      }
-      this.count -= drop;
-      this.latest = this.latest - drop;
-    }
-    if (this.count === 0) {
+    this.latest -= this.ranges.shift(n);
+    if (this.ranges.count === 0) {
       this.base = 0;
       this.latest = -1;
     }
@@ -111,7 +73,8 @@ export class Reassembly {
 
   /** Bytes available in order right at RCV.NXT (0 while the first hole is open). */
   contiguous(): number {
-    return this.count > 0 && this.starts[0] === 0 ? this.ends[0]! : 0;
+    const r = this.ranges;
+    return r.count > 0 && r.start(0) === 0 ? r.end(0) : 0;
   }
 
   /** The ring holding queued bytes (valid while {@link contiguous} > 0). */
@@ -129,16 +92,17 @@ export class Reassembly {
    * the range holding the latest segment first (RFC 2018 §4), then the others in order.
    */
   sackBlocks(rcvNxt: number, out: Uint32Array, max: number): number {
+    const r = this.ranges;
     let n = 0;
-    if (this.latest >= 0 && this.latest < this.count) {
-      out[0] = (rcvNxt + this.starts[this.latest]!) >>> 0;
-      out[1] = (rcvNxt + this.ends[this.latest]!) >>> 0;
+    if (this.latest >= 0 && this.latest < r.count) {
+      out[0] = (rcvNxt + r.start(this.latest)) >>> 0;
+      out[1] = (rcvNxt + r.end(this.latest)) >>> 0;
       n = 1;
     }
-    for (let k = 0; k < this.count && n < max; k++) {
+    for (let k = 0; k < r.count && n < max; k++) {
       if (k === this.latest) continue;
-      out[2 * n] = (rcvNxt + this.starts[k]!) >>> 0;
-      out[2 * n + 1] = (rcvNxt + this.ends[k]!) >>> 0;
+      out[2 * n] = (rcvNxt + r.start(k)) >>> 0;
+      out[2 * n + 1] = (rcvNxt + r.end(k)) >>> 0;
       n++;
     }
     return n;
@@ -146,14 +110,12 @@ export class Reassembly {
 
   /** Bytes held (for stats and tests). */
   get bytesHeld(): number {
-    let b = 0;
-    for (let k = 0; k < this.count; k++) b += this.ends[k]! - this.starts[k]!;
-    return b;
+    return this.ranges.covered;
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.count = 0;
+    this.ranges.clear();
     this.base = 0;
     this.latest = -1;
     this.finOffset = -1;
