@@ -35,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return cmd === undefined ? 2 : 0;
   }
+  if (cmd === 'serve' && rest.some((a) => a === '-h' || a === '--help')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   if (cmd !== 'serve') {
     process.stderr.write(`vnetkit: unknown command: ${cmd}\n${USAGE}`);
     return 2;
