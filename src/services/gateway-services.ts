@@ -15,8 +15,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { GatewayStack } from '../stack/gateway-stack.js';
 import { ConnectionDuplex } from '../stack/tcp/duplex.js';
 import { parseIpv4 } from '../wire/address.js';
-import { createDhcpService, type DhcpService } from './dhcp/index.js';
-import { createDnsService, type DnsQueryEvent, type DnsService } from './dns/index.js';
+import { createDhcpService, type DhcpService, type DhcpServiceError } from './dhcp/index.js';
+import { createDnsService, type DnsQueryEvent, type DnsService, type DnsServiceError } from './dns/index.js';
 
 /** Where the services report. */
 export interface ServiceEvents {
@@ -51,7 +51,10 @@ export function startGatewayServices(stack: GatewayStack, o: ResolvedOptions, ru
     // Keep UDP answers inside one frame (DNS Flag Day's 1232, or less on a small MTU).
     server: { maxUdpResponse: Math.min(1232, o.mtu - 28) },
   });
-  if (dnsR.isErr()) return err(vnetError('invalid-option', `dns: ${dnsR.error.message}`, { option: 'dns', cause: dnsR.error }));
+  if (dnsR.isErr()) {
+    const option = dnsErrorOption(dnsR.error, o);
+    return err(vnetError('invalid-option', `${option}: ${dnsR.error.message}`, { option, cause: dnsR.error }));
+  }
   const dns = dnsR.value;
   for (const w of dns.warnings) logger.warn(`dns: ${w}`);
   dns.server.wantsQueryEvents = () => events.wantsDnsQueries();
@@ -106,7 +109,8 @@ export function startGatewayServices(stack: GatewayStack, o: ResolvedOptions, ru
     detachUdp();
     tcp53.close();
     dns.close();
-    return err(vnetError('invalid-option', `dhcp: ${dhcpR.error.message}`, { option: 'dhcp', cause: dhcpR.error }));
+    const option = dhcpErrorOption(dhcpR.error, o);
+    return err(vnetError('invalid-option', `${option}: ${dhcpR.error.message}`, { option, cause: dhcpR.error }));
   }
   const dhcp = dhcpR.value;
   for (const sk of dhcp.restored.skipped) logger.warn(`leases file: skipped ${JSON.stringify(sk)}`);
@@ -120,4 +124,39 @@ export function startGatewayServices(stack: GatewayStack, o: ResolvedOptions, ru
       if (saved.isErr()) logger.error(`leases file: ${saved.error.message}`);
     },
   });
+}
+
+/** The option a DNS service error comes from: the list holding the bad name, else the upstreams. */
+function dnsErrorOption(e: DnsServiceError, o: ResolvedOptions): string {
+  if (e.kind === 'dns-bad-upstream') return 'dnsUpstreams';
+  const name = e.name;
+  if (o.hostNames?.includes(name)) return 'hostNames';
+  if (o.gatewayNames?.includes(name)) return 'gatewayNames';
+  return 'domain';
+}
+
+/** The network option behind each field the DHCP pool checks. */
+const POOL_FIELD_OPTION: Record<string, string> = {
+  subnet: 'subnet',
+  gateway: 'gatewayIp',
+  'lowest-ip': 'lowestIp',
+  'highest-ip': 'highestIp',
+  'lease-time': 'leaseTimeSeconds',
+  'max-lease-time': 'leaseTimeSeconds',
+};
+
+/** The option a DHCP service error comes from. */
+function dhcpErrorOption(e: DhcpServiceError, o: ResolvedOptions): string {
+  switch (e.kind) {
+    case 'bad-domain-name':
+      return e.name === o.domain ? 'domain' : 'searchDomains';
+    case 'leases-corrupt':
+    case 'leases-version':
+    case 'leases-io':
+      return 'leasesFile';
+    case 'bad-pool-config':
+      return POOL_FIELD_OPTION[e.field] ?? 'subnet';
+    default:
+      return 'reservations';
+  }
 }

@@ -46,6 +46,11 @@ test('an invalid network option is reported under the flag that set it, exit 2',
     [['--dns-upstream', 'x:y'], '--dns-upstream'],
     [['--reserve', '02:00:00:00:00:01=10.1.1.1'], '--reserve'],
     [['--leases', join(dir, 'missing-dir', 'l.json')], '--leases'],
+    [['--domain', 'bad..x'], '--domain'],
+    [['--search', 'bad..x'], '--search'],
+    [['--host-names', 'host.internal,bad..x'], '--host-names'],
+    [['--gateway-names', 'bad..x'], '--gateway-names'],
+    [['--lowest-ip', '192.168.65.200', '--highest-ip', '192.168.65.100'], '--lowest-ip'],
   ] as const) {
     const cfg = parseServeFlags(['--qemu', join(dir, 'x.sock'), '--log-level', 'error', ...args])._unsafeUnwrap();
     const t = io();
