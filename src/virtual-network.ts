@@ -281,7 +281,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     return this.dhcp.pool.reserve(sel, ip).map(() => undefined);
   }
 
-  /** Current bound leases. */
+  /** Current bound leases; `expiresAt` in ms since the epoch, as in the `lease` event. */
   leases(): LeaseInfo[] {
     return this.dhcp.pool
       .leases()
@@ -291,7 +291,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
         mac: formatMac(l.mac),
         ...(l.uuid !== undefined ? { uuid: l.uuid } : {}),
         ...(l.hostname !== undefined ? { hostname: l.hostname } : {}),
-        expiresAt: l.expiresAt,
+        expiresAt: this.dhcp.server.expiresAtWall(l),
       }));
   }
 
@@ -316,7 +316,7 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
    * gateway instead). `handle.close()` unexposes.
    */
   exposePort(spec: ExposeSpec): ResultAsync<ExposeHandle, ExposeError> {
-    if (this.closed) return errAsync(vnetError('closed', 'the network is closed'));
+    if (this.closed) return errAsync(vnetError('network-closed', 'the network is closed'));
     return this.ports.expose(spec);
   }
 

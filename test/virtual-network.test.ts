@@ -10,6 +10,8 @@ import { CapturePort } from './harness/capture-port.js';
 import { duplexPair } from './harness/duplex-pair.js';
 import { tcpPacket, udpPacket } from './harness/frames.js';
 import { createServer, type AddressInfo } from 'node:net';
+import type { LeaseEvent } from '../src/events.js';
+import { clientFrame, decodeReply, discover, requestSelecting } from './services/dhcp/helpers.js';
 
 const GW_MAC = 'f6:16:36:bc:f9:c6';
 const G1 = '02:00:00:00:00:10';
@@ -70,6 +72,31 @@ test('reserve validates its argument and leases() lists bound leases only', asyn
   assert.is(net.reserve({ ip: '192.168.65.9' })._unsafeUnwrapErr().kind, 'invalid-argument');
   assert.ok(net.reserve({ ip: '192.168.65.9', mac: '02:00:00:00:00:01' }).isOk());
   assert.equal(net.leases(), []);
+  await net.close();
+});
+
+test('leases() gives expiresAt in ms since the epoch, the same instant as the lease event', async () => {
+  const { net, nic, send } = make();
+  const events: LeaseEvent[] = [];
+  net.on('lease', (e) => events.push(e));
+  const mac = 0x020000000010;
+  const dhcp = async (f: Uint8Array) => {
+    send(Buffer.from(f));
+    await new Promise((r) => setImmediate(r));
+    return nic.take().filter((x) => x.readUInt16BE(12) === 0x0800 && x.readUInt16BE(36) === 68).map(decodeReply);
+  };
+  const [offer] = await dhcp(clientFrame(discover(mac)));
+  assert.ok(offer, 'an OFFER');
+  const [ack] = await dhcp(clientFrame(requestSelecting(mac, offer!.msg.yiaddr)));
+  assert.ok(ack, 'an ACK');
+  const before = Date.now();
+  const [lease] = net.leases();
+  assert.is(lease!.ip, '192.168.65.2');
+  assert.is(events.length, 1);
+  // Both read the wall clock when asked: the same instant, give or take the millisecond between reads.
+  assert.ok(Math.abs(lease!.expiresAt - events[0]!.expiresAt) <= 2, `${lease!.expiresAt} vs ${events[0]!.expiresAt}`);
+  // An hour from now on the wall clock (the manual clock does not move meanwhile).
+  assert.ok(Math.abs(lease!.expiresAt - (before + 3_600_000)) < 5_000, `expiresAt ${lease!.expiresAt} vs now ${before}`);
   await net.close();
 });
 

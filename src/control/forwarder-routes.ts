@@ -54,7 +54,7 @@ export const EXPOSE_ERROR_STATUS: Record<ExposeErrorKind, number> = {
   'permission-denied': 403,
   'not-exposed': 404,
   'port-in-use': 409,
-  closed: 503,
+  'network-closed': 503,
   'listen-failed': 500,
 };
 

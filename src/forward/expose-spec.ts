@@ -16,7 +16,7 @@ import { formatIpv4, parseIpv4 } from '../wire/address.js';
 /** The host end of an exposed port: a TCP or UDP socket, or a Unix stream socket (TCP in the guest). */
 export type ExposeProtocol = 'tcp' | 'udp' | 'unix';
 
-/** Options of {@link PortForwarder.expose} (the object form). */
+/** Options of `net.exposePort` ({@link VirtualNetwork.exposePort}) (the object form). */
 export interface ExposeOptions {
   /** The guest's IPv4 address; default: the only leased guest. */
   guest?: string;
@@ -60,7 +60,7 @@ export interface ExposedPort {
   preserveClientAddress?: boolean;
 }
 
-/** Which exposed port {@link PortForwarder.unexpose} removes (the host end). */
+/** Which exposed port `net.unexposePort` ({@link VirtualNetwork.unexposePort}) removes (the host end). */
 export interface UnexposeKey {
   /** Default `tcp` (`unix` when {@link hostPath} is given). */
   protocol?: ExposeProtocol;
@@ -76,6 +76,7 @@ export interface LeaseInfo {
   mac: string;
   uuid?: string;
   hostname?: string;
+  /** When the lease ends, in ms since the epoch (as in the `lease` event). */
   expiresAt: number;
 }
 
@@ -94,7 +95,7 @@ export type ExposeError =
   /** Unexpose of a host end that is not exposed. */
   | VnetError<'not-exposed'>
   /** The forwarder (or its network) is closed. */
-  | VnetError<'closed'>
+  | VnetError<'network-closed'>
   /** Any other bind failure. */
   | VnetError<'listen-failed'>;
 

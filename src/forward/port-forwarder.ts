@@ -135,7 +135,7 @@ export class PortForwarder {
    * end is bound.
    */
   expose(spec: ExposeSpec): ResultAsync<ExposeHandle, ExposeError> {
-    if (this.closed) return errAsync(vnetError('closed', 'expose: the port forwarder is closed'));
+    if (this.closed) return errAsync(vnetError('network-closed', 'expose: the port forwarder is closed'));
     const r = resolveExpose(spec, {
       isGuestAddress: this.o.isGuestAddress,
       leases: this.o.leases,
@@ -233,7 +233,7 @@ export class PortForwarder {
     return impl.start().andThen((port) => {
       if (this.closed) {
         void impl.close();
-        return errAsync(vnetError('closed', `expose ${describeHostEnd(p)}: the port forwarder closed meanwhile`));
+        return errAsync(vnetError('network-closed', `expose ${describeHostEnd(p)}: the port forwarder closed meanwhile`));
       }
       const info = toExposedPort(p, port);
       const key = p.protocol === 'unix' ? unixKey(p.hostPath) : portKey(p.protocol, p.hostIp, port);

@@ -16,7 +16,7 @@ export interface Runtime {
 }
 
 /**
- * The real runtime: the monotonic clock read once per event-loop turn ({@link TurnClock}: the
+ * The real runtime: the monotonic clock read once per event-loop turn (`TurnClock`: the
  * frame path asks for the time several times per frame), one real timer on that same clock (so
  * a timer's `now` and what its callback reads agree), crypto randomness.
  */

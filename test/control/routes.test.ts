@@ -237,7 +237,7 @@ fwdApi('each expose error kind has its status', async () => {
     'permission-denied': 403,
     'not-exposed': 404,
     'port-in-use': 409,
-    closed: 503,
+    'network-closed': 503,
     'listen-failed': 500,
   };
   for (const [kind, status] of Object.entries(expected)) {

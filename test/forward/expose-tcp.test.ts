@@ -263,7 +263,7 @@ registry('same key twice is a no-op returning the same handle; another guest end
   await f.fwd.close();
   assert.equal(f.fwd.list(), []);
   const closed = (await f.fwd.expose({ guest: '192.168.65.2', guestPort: 22, hostPort: 0 }))._unsafeUnwrapErr();
-  assert.is(closed.kind, 'closed');
+  assert.is(closed.kind, 'network-closed');
 });
 
 registry('a host port taken by another process is port-in-use naming the port; nothing is registered', async () => {

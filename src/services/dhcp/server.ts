@@ -331,7 +331,15 @@ export class DhcpServer {
   private granted(l: Lease): void {
     this.o.neighbours?.learn(l.ip, l.mac);
     const e = this.describe(l);
-    this.o.onLease?.({ ...e, expiresAt: this.toWall(l.pinned ? Math.max(l.expiresAt, this.o.scheduler.clock.now() + this.o.pool.leaseMs) : l.expiresAt) });
+    this.o.onLease?.({ ...e, expiresAt: this.expiresAtWall(l) });
+  }
+
+  /**
+   * When `l` expires, in ms since the epoch (the pool keeps monotonic time). A pinned lease
+   * (vmnet preferred IP) is reported as renewed for a full lease from now.
+   */
+  expiresAtWall(l: Pick<Lease, 'expiresAt' | 'pinned'>): number {
+    return this.toWall(l.pinned ? Math.max(l.expiresAt, this.o.scheduler.clock.now() + this.o.pool.leaseMs) : l.expiresAt);
   }
 
   private describe(l: Lease): { ip: string; mac: string; uuid?: string; hostname?: string } {
