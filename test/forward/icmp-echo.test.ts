@@ -347,7 +347,7 @@ events('a denied ping reports a close alone; nothing is built while nobody liste
 
 const whole = suite('inside a VirtualNetwork');
 
-whole('installed as icmp.forwardEcho: a checksummed echo reply frame reaches the guest; the gateway still answers its own address', () => {
+whole('a forwarder on fake sockets swapped in as icmp.forwardEcho: a checksummed echo reply frame reaches the guest; the gateway still answers its own address', () => {
   const sched = new ManualScheduler();
   const net = VirtualNetwork.create({ allow: ['127.0.0.0/8'], runtime: { clock: sched.clock, scheduler: sched, rng: new SeededRng(1) } })._unsafeUnwrap();
   const nic = new CapturePort('g1');
@@ -386,6 +386,34 @@ whole('installed as icmp.forwardEcho: a checksummed echo reply frame reaches the
   assert.is(net.stats().gateway.echoDropped, 0);
   fwd.close();
   void net.close();
+});
+
+whole('the network installs its own forwarder: a guest ping to the host is forwarded or, without ping sockets, dropped and counted; never forged', async () => {
+  const sched = new ManualScheduler();
+  const make = (icmpForwarding?: boolean) =>
+    VirtualNetwork.create({ allow: ['127.0.0.0/8'], ...(icmpForwarding !== undefined ? { icmpForwarding } : {}), runtime: { clock: sched.clock, scheduler: sched, rng: new SeededRng(1) } })._unsafeUnwrap();
+  const net = make();
+  const nic = new CapturePort('g1');
+  net.switch.attach(nic);
+  assert.ok(net.icmp.forwardEcho, 'forwardEcho is installed');
+  net.switch.input(nic, icmpEcho(GW_MAC, G1_MAC, '192.168.65.10', '127.0.0.1', 0x4321, 5), 0, 42 + 9);
+  const s = net.stats().icmpEcho!;
+  // Where the host allows ping sockets the request went out; elsewhere it is dropped with a reason.
+  assert.is(s.requests + s.dropped, 1, JSON.stringify(s));
+  if (s.dropped === 1) assert.ok(s.unavailableReason, 'a drop says why');
+  assert.is(net.stats().gateway.echoReplies, 0, 'the gateway forged nothing');
+  await net.close();
+
+  const off = make(false);
+  const nic2 = new CapturePort('g2');
+  off.switch.attach(nic2);
+  assert.is(off.icmp.forwardEcho, undefined);
+  assert.is(off.stats().icmpEcho, undefined);
+  off.switch.input(nic2, icmpEcho(GW_MAC, G1_MAC, '192.168.65.10', '127.0.0.1', 0x4321, 5), 0, 42 + 9);
+  assert.is(off.stats().gateway.echoDropped, 1);
+  assert.is(off.stats().gateway.echoReplies, 0);
+  assert.equal(nic2.take(), []);
+  await off.close();
 });
 
 mapping.run();
