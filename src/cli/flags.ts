@@ -120,6 +120,7 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   const network: NetworkOptions = {};
   if (v.subnet !== undefined) network.subnet = v.subnet;
   if (v['gateway-ip'] !== undefined) network.gatewayIp = v['gateway-ip'];
+  if (v['host-ip'] !== undefined && v['no-host-loopback']) return badFlag('--no-host-loopback', 'give --host-ip or --no-host-loopback, not both');
   if (v['host-ip'] !== undefined) network.hostIp = v['host-ip'];
   if (v['no-host-loopback']) network.hostIp = false;
   if (v['lowest-ip'] !== undefined) network.lowestIp = v['lowest-ip'];

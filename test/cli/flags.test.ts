@@ -27,6 +27,8 @@ test('serve flags map onto network options', () => {
 
 test('--no-host-loopback disables the alias', () => {
   assert.is(parseServeFlags(['--qemu', '/a', '--no-host-loopback'])._unsafeUnwrap().network.hostIp, false);
+  const both = parseServeFlags(['--qemu', '/a', '--host-ip', '192.168.65.9', '--no-host-loopback'])._unsafeUnwrapErr();
+  assert.match(both.message, /^--no-host-loopback: give --host-ip or --no-host-loopback, not both/);
 });
 
 for (const [args, flag] of [
