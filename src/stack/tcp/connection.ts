@@ -6,7 +6,8 @@
  *
  * The event logic lives beside it, split as mirage-tcpip splits its TCP: `input.ts` (the state
  * machine), `ack.ts` (send-side ACK processing and loss recovery), `receive.ts` (text and FIN),
- * `transmit.ts` (what to send), `output.ts` (building segments), `timers.ts` (deadlines).
+ * `transmit.ts` (what to send), `output.ts` (building segments), `timers.ts` (deadlines),
+ * `open.ts` (the handshake's state changes).
  * Nothing is sent from here directly: changes mark the connection dirty and the endpoint flushes
  * every dirty connection once at the end of the turn, which coalesces small writes into full
  * segments and acknowledges a whole input batch with one ACK.
@@ -14,7 +15,6 @@
  */
 import { Timer } from '../../runtime/scheduler.js';
 import { formatIpv4 } from '../../wire/address.js';
-import { windowShiftFor } from './config.js';
 import type { ConnectionContext } from './context.js';
 import { emitReset } from './output.js';
 import { Reassembly } from './reassembly.js';
@@ -52,24 +52,8 @@ export interface ConnectionHandlers {
   onClose?: (reason: CloseReason) => void;
 }
 
-/** Parameters of a peer's SYN, kept while a SYN hook decides (copied out of the frame). */
-export interface SynParams {
-  irs: number;
-  /** Raw window field of the SYN (never scaled, RFC 7323 §2.2). */
-  window: number;
-  /** 0 when absent. */
-  mss: number;
-  /** -1 when absent. */
-  windowScale: number;
-  sackPermitted: boolean;
-  hasTimestamps: boolean;
-  tsVal: number;
-}
-
-/** Smallest send MSS we accept from a peer (Linux's tcp_min_snd_mss is 48; tiny MSS is an attack vector). */
-const MIN_SND_MSS = 64;
-/** RFC 9293 §3.7.1: MSS assumed when the option is absent. */
-const DEFAULT_PEER_MSS = 536;
+/** RFC 9293 §3.7.1: MSS assumed when the option is absent (until the peer's SYN says otherwise). */
+export const DEFAULT_PEER_MSS = 536;
 /** Length of the timestamps option as sent (NOP NOP TS), RFC 7323 appendix A. */
 export const TS_OPTION_LEN = 12;
 
@@ -284,87 +268,6 @@ export class Connection implements ConnectionHandlers {
       this.ackPending = true;
       this.ctx.markDirty(this);
     }
-  }
-
-  // ------------------------------------------------------------------ opening
-
-  /** Starts a passive open from a peer's SYN: SYN-RECEIVED, SYN-ACK queued (RFC 9293 §3.10.7.2). */
-  openPassive(p: SynParams, now: number): void {
-    const cfg = this.ctx.config;
-    this.initSend(now);
-    this.irs = p.irs;
-    this.rcvNxt = seqAdd(p.irs, 1);
-    this.rcvAdvEdge = this.rcvNxt;
-    this.lastAckSent = this.rcvNxt;
-    // RFC 7323 §2.2: scaling is on only if both SYNs carry the option.
-    if (cfg.windowScaling && p.windowScale >= 0) this.enableScaling(p.windowScale);
-    this.sackOn = cfg.sack && p.sackPermitted;
-    this.tsOn = cfg.timestamps && p.hasTimestamps;
-    if (this.tsOn) this.tsRecent = p.tsVal;
-    this.setPeerMss(p.mss);
-    this.sndWnd = p.window;
-    this.maxSndWnd = p.window;
-    this.sndWl1 = p.irs;
-    this.sndWl2 = this.iss;
-    this.synPending = true;
-    this.setState(State.SynReceived);
-    this.ctx.counters.connectionsOpened++;
-    this.ctx.markDirty(this);
-  }
-
-  /** Starts an active open: SYN-SENT, SYN queued (RFC 9293 §3.10.1 OPEN). */
-  openActive(now: number): void {
-    this.initSend(now);
-    this.synPending = true;
-    this.setState(State.SynSent);
-    this.ctx.counters.connectionsOpened++;
-    this.ctx.markDirty(this);
-  }
-
-  /** Records the peer's MSS and derives our segment size (RFC 9293 §3.7.1; 0 = absent, like Linux). */
-  setPeerMss(mss: number): void {
-    this.peerMss = mss === 0 ? DEFAULT_PEER_MSS : mss;
-    this.sndMss = Math.max(MIN_SND_MSS, Math.min(this.peerMss, this.ctx.mss) - (this.tsOn ? TS_OPTION_LEN : 0));
-    this.cwnd = this.ctx.config.initialCwndSegments * this.sndMss;
-  }
-
-  /** Turns window scaling on with the peer's shift (capped at 14 by the option parser). */
-  enableScaling(peerShift: number): void {
-    this.wsOn = true;
-    this.sndShift = peerShift;
-    this.rcvShift = windowShiftFor(this.ctx.config.receiveBuffer);
-    this.rcvCap = Math.min(this.ctx.config.receiveBuffer, 65535 * 2 ** this.rcvShift);
-  }
-
-  /** The handshake completed: ESTABLISHED (or FIN-WAIT-1 when shut down meanwhile). */
-  establish(): void {
-    if (this.finQueued) this.setState(State.FinWait1);
-    else this.setState(State.Established);
-    this.rtxCount = 0;
-    this.rtt.backoff = 0;
-    const ka = this.ctx.config.keepalive;
-    if (ka !== undefined) this.keepaliveAt = this.lastInputAt + ka.idleMs;
-    // Data or a FIN queued during the handshake may go now.
-    if (this.finQueued || this.sendBuf.length > 0) this.ctx.markDirty(this);
-    const accept = this.acceptCb;
-    this.acceptCb = undefined;
-    accept?.(this);
-    if (this.dead) return;
-    this.onEstablished?.();
-    if (this.state !== State.Closed && this.wantWritable && this.sendBuf.free > 0) this.notifyWritable();
-  }
-
-  private initSend(now: number): void {
-    const cfg = this.ctx.config;
-    // RFC 9293 §3.4.1 / RFC 6528: an unpredictable ISN per connection.
-    this.iss = this.ctx.rng.u32();
-    this.sndUna = this.iss;
-    this.sndNxt = this.iss;
-    this.sndMax = this.iss;
-    this.bufSeq = seqAdd(this.iss, 1);
-    this.tsOffset = cfg.randomTimestampOffset ? this.ctx.rng.u32() : 0;
-    this.lastInputAt = now;
-    this.cwnd = cfg.initialCwndSegments * this.sndMss;
   }
 
   // ------------------------------------------------------------------ window

@@ -24,7 +24,8 @@ import type { FrameInfo } from '../../wire/frame-info.js';
 import { TcpFlag } from '../../wire/tcp.js';
 import { vnetError, type VnetError } from '../../errors.js';
 import { resolveTcpConfig, type ResolvedTcpConfig, type TcpConfig } from './config.js';
-import { Connection, type ConnectionHandlers, type SynParams } from './connection.js';
+import { Connection, type ConnectionHandlers } from './connection.js';
+import { openActive, openPassive, type SynParams } from './open.js';
 import type { ConnectionContext } from './context.js';
 import { endKey, FlowTable } from './flow-table.js';
 import { segmentArrives } from './input.js';
@@ -177,7 +178,7 @@ export class TcpEndpoint implements ConnectionContext, SynDecider {
   private createPassive(srcIp: number, srcPort: number, dstIp: number, dstPort: number, p: SynParams, now: number): Connection {
     const c = new Connection(this, dstIp, dstPort, srcIp, srcPort, false);
     this.conns.set(endKey(srcIp, srcPort), endKey(dstIp, dstPort), c);
-    c.openPassive(p, now);
+    openPassive(c, p, now);
     return c;
   }
 
@@ -195,7 +196,7 @@ export class TcpEndpoint implements ConnectionContext, SynDecider {
     const c = new Connection(this, req.dstIp, req.dstPort, req.srcIp, req.srcPort, false);
     c.setHandlers(handlers);
     this.conns.set(endKey(req.srcIp, req.srcPort), endKey(req.dstIp, req.dstPort), c);
-    c.openPassive(req.params, this.clock.now());
+    openPassive(c, req.params, this.clock.now());
     return c;
   }
 
@@ -244,7 +245,7 @@ export class TcpEndpoint implements ConnectionContext, SynDecider {
     const c = new Connection(this, o.localIp, port, o.remoteIp, o.remotePort, true);
     if (o.handlers !== undefined) c.setHandlers(o.handlers);
     this.conns.set(remote, endKey(o.localIp, port), c);
-    c.openActive(this.clock.now());
+    openActive(c, this.clock.now());
     return ok(c);
   }
 

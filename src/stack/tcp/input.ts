@@ -8,6 +8,7 @@
 import { TcpFlag } from '../../wire/tcp.js';
 import { processAck } from './ack.js';
 import type { Connection } from './connection.js';
+import { enableScaling, establish, setPeerMss } from './open.js';
 import { emitReset } from './output.js';
 import { receiveText } from './receive.js';
 import type { Segment } from './segment.js';
@@ -54,11 +55,11 @@ function synSent(c: Connection, seg: Segment, now: number): void {
   c.rcvNxt = seqAdd(seg.seq, 1);
   // Our SYN offered min(buffer, 65535) unscaled (RFC 7323 §2.2): that is the window promised so far.
   c.rcvAdvEdge = seqAdd(c.rcvNxt, Math.min(c.ctx.config.receiveBuffer, 65535));
-  if (cfg.windowScaling && o.windowScale >= 0) c.enableScaling(o.windowScale);
+  if (cfg.windowScaling && o.windowScale >= 0) enableScaling(c, o.windowScale);
   c.sackOn = cfg.sack && o.sackPermitted;
   c.tsOn = cfg.timestamps && o.hasTimestamps;
   if (c.tsOn) c.tsRecent = o.tsVal;
-  c.setPeerMss(o.mss);
+  setPeerMss(c, o.mss);
   c.sndWnd = seg.window; // a SYN's window is never scaled (RFC 7323 §2.2)
   c.maxSndWnd = seg.window;
   c.sndWl1 = seg.seq;
@@ -69,7 +70,7 @@ function synSent(c: Connection, seg: Segment, now: number): void {
     c.sndUna = seg.ack;
     c.rtxAt = Infinity;
     c.ackPending = true;
-    c.establish();
+    establish(c);
   } else {
     // Simultaneous open: SYN-RECEIVED, answer <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
     c.synPending = true;
@@ -100,7 +101,7 @@ function synchronized(c: Connection, seg: Segment, now: number): void {
     c.sndUna = seg.ack;
     c.rtxAt = Infinity;
     c.ackPending = true;
-    c.establish();
+    establish(c);
     return;
   }
   // RFC 7323 §5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate; ACK and drop.
@@ -158,7 +159,7 @@ function synchronized(c: Connection, seg: Segment, now: number): void {
     c.sndWl2 = seg.ack;
     c.rtxAt = Infinity;
     if (c.rtxCount === 0) c.rtt.sample(now - c.rttTime);
-    c.establish();
+    establish(c);
     if (c.dead) return;
   } else if (!processAck(c, seg, now)) {
     return;

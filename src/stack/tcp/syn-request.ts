@@ -7,7 +7,8 @@
  * are borrowed and the decision comes turns later.
  * @module
  */
-import type { Connection, ConnectionHandlers, SynParams } from './connection.js';
+import type { Connection, ConnectionHandlers } from './connection.js';
+import type { SynParams } from './open.js';
 
 /** What a {@link SynRequest} needs from its endpoint. @internal */
 export interface SynDecider {
