@@ -97,6 +97,12 @@ export class NicRegistry {
     h.switch.attach(port);
     this.nics.set(port.id, nic);
     port.onFrame = toSwitch;
+    // An oversized frame is the guest's misconfiguration (an MTU or VLAN tag over what we
+    // carry), not a broken stream: it is skipped and counted (tooBig), and said once per NIC.
+    port.onOversize = (len) => {
+      port.onOversize = undefined;
+      h.logger.warn(`${port.name}: dropped a frame of ${len} bytes, over this NIC's maximum of ${port.maxFrame} (further ones are counted as tooBig drops)`);
+    };
     port.onClose = (reason: StreamPortCloseReason) => {
       if (reason.kind === 'framing' || reason.kind === 'error') {
         h.logger.warn(reason.message);

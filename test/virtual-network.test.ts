@@ -9,6 +9,7 @@ import type { DnsQueryEvent } from '../src/services/dns/index.js';
 import { CapturePort } from './harness/capture-port.js';
 import { duplexPair } from './harness/duplex-pair.js';
 import { tcpPacket, udpPacket } from './harness/frames.js';
+import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo } from 'node:net';
 import type { LeaseEvent } from '../src/events.js';
 import { clientFrame, decodeReply, discover, requestSelecting } from './services/dhcp/helpers.js';
@@ -119,6 +120,42 @@ test('with the host-loopback alias disabled the network starts and host names do
   await net.close();
 });
 
+test('guests reach host loopback only through the alias: TCP and UDP straight to 127/8 or 0/8 are refused and never leave, with or without the alias', async () => {
+  let accepted = 0;
+  const server = createServer((s) => {
+    accepted++;
+    s.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const udp = createSocket('udp4');
+  let datagrams = 0;
+  udp.on('message', () => datagrams++);
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+  const udpPort = udp.address().port;
+  for (const o of [{ allow: ['127.0.0.0/8'] }, { hostIp: false as const }]) {
+    const { net, nic, send } = make(o);
+    let sport = 41000;
+    for (const dst of ['127.0.0.1', '127.9.9.9', '0.0.0.0']) {
+      send(tcpPacket(GW_MAC, G1, '192.168.65.10', sport++, dst, port, 0x02, 1000));
+      const rst = nic.take().find((f) => f.readUInt16BE(12) === 0x0800 && f[23] === 6 && (f[47]! & 0x04) !== 0);
+      assert.ok(rst, `${JSON.stringify(o)}: SYN to ${dst} refused with RST at once`);
+      send(udpPacket(GW_MAC, G1, '192.168.65.10', sport++, dst, udpPort, Buffer.from('leak?')));
+      const icmp = nic.take().find((f) => f[23] === 1);
+      assert.ok(icmp, `${JSON.stringify(o)}: UDP to ${dst} answered by ICMP`);
+      assert.equal([icmp![34], icmp![35]], [3, 13], 'admin-prohibited');
+    }
+    assert.is(net.stats().tcp.outbound.denied, 3);
+    assert.is(net.stats().udp.denied, 3);
+    await net.close();
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  assert.is(accepted, 0, 'no host connection was made');
+  assert.is(datagrams, 0, 'no datagram reached the host');
+  server.close();
+  udp.close();
+});
+
 test('maxTcpFlows: a guest connection over the limit is refused with RST and counted', async () => {
   const server = createServer((s) => s.on('error', () => {}));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -154,6 +191,35 @@ test('a QEMU NIC reports the MAC of its frames once it sent one', async () => {
   theirs.write(Buffer.concat([prefix, f]));
   while (nic.mac < 0) await new Promise((r) => setImmediate(r));
   assert.is(net.nicStats()[0]!.mac, G1);
+  await net.close();
+});
+
+test('a QEMU NIC survives a frame over its maximum: dropped as tooBig, the next frame is answered', async () => {
+  const { net } = make();
+  const events: string[] = [];
+  net.on('error', (e) => events.push(`error ${e.kind}: ${e.message}`));
+  net.on('nic-detached', (e) => events.push(`nic-detached ${e.reason}`));
+  const [ours, theirs] = duplexPair();
+  net.attach(ours, { framing: 'qemu' })._unsafeUnwrap();
+  const replies: Buffer[] = [];
+  theirs.on('data', (c: Buffer) => replies.push(c));
+  const framed = (f: Buffer): Buffer => {
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32BE(f.length);
+    return Buffer.concat([prefix, f]);
+  };
+  // A full-size frame with an 802.1Q tag: 1518 bytes on a 1500-byte MTU (maximum 1514).
+  const tagged = Buffer.alloc(1518, 0x5a);
+  const dnsFrame = framed(udpPacket(GW_MAC, G1, '192.168.65.10', 5353, '192.168.65.1', 53, query('gateway.internal')));
+  const stream = Buffer.concat([framed(tagged), dnsFrame]);
+  theirs.write(stream.subarray(0, 700));
+  theirs.write(stream.subarray(700));
+  for (let i = 0; i < 50 && replies.length === 0; i++) await new Promise((r) => setImmediate(r));
+  assert.ok(replies.length > 0, 'the DNS query after the oversized frame is answered');
+  assert.equal(events, []);
+  const nic = net.nicStats()[0]!;
+  assert.equal(nic.drops, { tooBig: 1 });
+  assert.is(nic.framesIn, 2);
   await net.close();
 });
 

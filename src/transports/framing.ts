@@ -3,6 +3,12 @@
  * and vmnet/gvisor-tap-vsock `stdio` (u16 little-endian length, §1.6). The decoder parses every
  * frame a chunk delivers in one pass and hands out views into the chunk; only a frame split
  * across chunks is copied, into one preallocated tail buffer.
+ *
+ * Two limits apply to a length prefix. Over the NIC's largest frame (`maxFrame`, e.g. MTU + 14)
+ * but within what the framing can carry, it is one oversized frame: its bytes are skipped, even
+ * across chunks, without being copied, `onOversize` is told, and the next frame is decoded as
+ * usual (vpnkit reads any length the u16 allows, §1.6). A length that cannot be a frame at all
+ * (zero, or over {@link maxStreamFrame}) means the stream is out of step, and ends it.
  * @module
  */
 
@@ -46,6 +52,22 @@ export const u16leFraming: Framing = {
 /** The vmnet frame phase (same bytes as stdio, named for logs). */
 export const vmnetFraming: Framing = { ...u16leFraming, name: 'vmnet' };
 
+/**
+ * Largest u32 length QEMU itself sends or accepts on a stream netdev: its receive buffer,
+ * `NET_BUFSIZE` = 4096 + 65536 (`include/net/net.h`, protocols.md §6). A longer QEMU length
+ * prefix cannot be a frame: the stream is out of step.
+ */
+export const QEMU_MAX_STREAM_FRAME = 4096 + 65536;
+
+/**
+ * The largest length prefix a decoder skips rather than refuses: everything the framing can
+ * express (u16), capped at {@link QEMU_MAX_STREAM_FRAME} for a u32 prefix, and never below the
+ * NIC's own `maxFrame`.
+ */
+export function maxStreamFrame(framing: Framing, maxFrame: number): number {
+  return Math.max(maxFrame, Math.min(framing.maxLength, QEMU_MAX_STREAM_FRAME));
+}
+
 /** Why a stream was rejected; ends that connection only. */
 export interface FramingError {
   readonly kind: 'frame-too-large' | 'frame-empty';
@@ -55,8 +77,9 @@ export interface FramingError {
 
 /**
  * Incremental decoder. `push(chunk)` calls `onFrame(buf, off, len)` for every complete frame
- * (views valid only during the call) and returns false after a framing error, which it reports
- * once through `onError`; after that it ignores input.
+ * (views valid only during the call) and `onOversize(len)` once for every frame longer than
+ * `maxFrame`, whose bytes it then skips. It returns false after a framing error, which it
+ * reports once through `onError`; after that it ignores input.
  */
 export class FrameDecoder {
   private readonly tail: Buffer;
@@ -64,16 +87,25 @@ export class FrameDecoder {
   private have = 0;
   /** Length of the frame being assembled in `tail`, or -1 while its prefix is incomplete. */
   private need = -1;
+  /** Bytes of an oversized frame still to be skipped. */
+  private skip = 0;
+  /** Prefix plus length of the frame being skipped (for {@link pending}). */
+  private skipTotal = 0;
+  /** Longest length that is skipped rather than refused. */
+  private readonly hardMax: number;
   private failed = false;
 
   constructor(
     private readonly framing: Framing,
-    /** Largest acceptable frame length. */
+    /** Largest frame delivered; longer ones (up to {@link maxStreamFrame}) are skipped. */
     private readonly maxFrame: number,
     private readonly onFrame: (b: Uint8Array, off: number, len: number) => void,
     private readonly onError: (e: FramingError) => void,
+    /** Told the length of each frame skipped for being over `maxFrame`. */
+    private readonly onOversize: (len: number) => void = () => {},
   ) {
     this.tail = Buffer.allocUnsafeSlow(framing.prefix + maxFrame);
+    this.hardMax = maxStreamFrame(framing, maxFrame);
   }
 
   /** Feeds a chunk; returns false once the stream is in error. */
@@ -82,15 +114,26 @@ export class FrameDecoder {
     const p = this.framing.prefix;
     let i = off;
     const end = off + len;
+    if (this.skip > 0) {
+      i = this.skipBytes(i, end);
+      if (this.skip > 0) return true; // still inside the oversized frame, chunk consumed
+    }
     if (this.have > 0) {
       i = this.fillTail(chunk, i, end);
       if (i < 0) return false;
-      if (this.have > 0) return true; // still incomplete, chunk consumed
+      if (this.have > 0 || this.skip > 0) return true; // still incomplete, chunk consumed
     }
     // Fast path: frames entirely inside the chunk are handed out in place.
     while (end - i >= p) {
       const flen = this.framing.read(chunk, i);
       if (!this.valid(flen)) return false;
+      if (flen > this.maxFrame) {
+        this.oversize(flen);
+        if (this.failed) return false;
+        i = this.skipBytes(i + p, end);
+        if (this.skip > 0) return true;
+        continue;
+      }
       if (end - i - p < flen) break;
       this.onFrame(chunk, i + p, flen);
       i += p + flen;
@@ -104,9 +147,23 @@ export class FrameDecoder {
     return true;
   }
 
-  /** Whether bytes of an incomplete frame are buffered (a torn stream at EOF). */
+  /** Bytes of an incomplete frame received so far, buffered or being skipped (a torn stream at EOF). */
   get pending(): number {
-    return this.have;
+    return this.skip > 0 ? this.skipTotal - this.skip : this.have;
+  }
+
+  /** Starts skipping a frame of `flen` bytes whose prefix was just read. */
+  private oversize(flen: number): void {
+    this.skip = flen;
+    this.skipTotal = this.framing.prefix + flen;
+    this.onOversize(flen);
+  }
+
+  /** Consumes what it can of the frame being skipped; returns the new position. */
+  private skipBytes(i: number, end: number): number {
+    const take = Math.min(this.skip, end - i);
+    this.skip -= take;
+    return i + take;
   }
 
   private fillTail(chunk: Uint8Array, i: number, end: number): number {
@@ -119,6 +176,14 @@ export class FrameDecoder {
       if (this.have < p) return i;
       this.need = this.framing.read(this.tail, 0);
       if (!this.valid(this.need)) return -1;
+      if (this.need > this.maxFrame) {
+        const flen = this.need;
+        this.have = 0;
+        this.need = -1;
+        this.oversize(flen);
+        if (this.failed) return -1;
+        return this.skipBytes(i, end);
+      }
     }
     const take = Math.min(p + this.need - this.have, end - i);
     this.tail.set(chunk.subarray(i, i + take), this.have);
@@ -139,8 +204,8 @@ export class FrameDecoder {
       this.fail({ kind: 'frame-empty', message: 'zero-length frame in the stream', length: 0 });
       return false;
     }
-    if (flen > this.maxFrame) {
-      this.fail({ kind: 'frame-too-large', message: `frame of ${flen} bytes exceeds the maximum of ${this.maxFrame}`, length: flen });
+    if (flen > this.hardMax) {
+      this.fail({ kind: 'frame-too-large', message: `frame length ${flen} is over ${this.hardMax}, the largest a ${this.framing.name} stream carries: the stream is out of step`, length: flen });
       return false;
     }
     return true;

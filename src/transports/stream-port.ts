@@ -10,13 +10,15 @@
  * Backpressure: while the socket's queue is over the high-water mark,
  * `reserve` answers -1 (the producer drops and TCP retransmits, or waits for `onDrain`), so a slow
  * NIC cannot grow memory without bound.
+ * A frame from the NIC longer than `maxFrame` is skipped in the stream and counted as a `tooBig`
+ * drop of this port; only a length that cannot be a frame at all closes it (see `framing.ts`).
  * @module
  */
 import type { Duplex } from 'node:stream';
 import { sharedBufferPool } from '../runtime/buffer-pool.js';
 import { endOfTurn } from '../runtime/end-of-turn.js';
 import { PortCounters, deliverByCopy, type SwitchPort } from '../switch/port.js';
-import type { DropCode } from '../wire/drop.js';
+import { Drop, type DropCode } from '../wire/drop.js';
 import { FrameDecoder, type Framing, type FramingError } from './framing.js';
 
 /** Default cap on bytes queued toward one NIC before frames are dropped. */
@@ -53,6 +55,8 @@ export class StreamPort implements SwitchPort {
   onFrame: (port: StreamPort, b: Uint8Array, off: number, len: number) => void = () => {};
   /** Called once when the stream ends for any reason. */
   onClose: ((reason: StreamPortCloseReason) => void) | undefined;
+  /** Called for each frame from the NIC skipped for being over `maxFrame` (already counted). */
+  onOversize: ((len: number) => void) | undefined;
 
   txBuf: Buffer = sharedBufferPool.acquire(BATCH);
   private used = 0;
@@ -82,11 +86,21 @@ export class StreamPort implements SwitchPort {
       opts.maxFrame,
       (b, off, len) => this.onFrame(this, b, off, len),
       (e) => this.close({ kind: 'framing', message: `${this.name}: ${e.message}`, error: e }),
+      (len) => this.oversize(len),
     );
     this.initial = opts.initial;
   }
 
   private initial: Uint8Array | undefined;
+
+  /** A frame over `maxFrame` arrived and is being skipped: counted like the switch counts one. */
+  private oversize(len: number): void {
+    const c = this.counters;
+    c.framesIn++;
+    c.bytesIn += len;
+    c.drop(Drop.TooBig);
+    this.onOversize?.(len);
+  }
 
   /** Starts reading. Call after the port is attached to a switch. */
   start(): void {

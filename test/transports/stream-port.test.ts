@@ -3,6 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { qemuFraming } from '../../src/transports/framing.js';
 import { StreamPort, type StreamPortCloseReason } from '../../src/transports/stream-port.js';
+import { Drop } from '../../src/wire/drop.js';
 
 /** A duplex whose written bytes are collected and whose readable side the test feeds. */
 function pipePair() {
@@ -181,19 +182,61 @@ test('a full output buffer still being written is swapped; the bytes of both sta
   }
 });
 
-test('a framing error closes the port with a reason naming it', async () => {
+test('a length that cannot be a frame closes the port with a reason naming it', async () => {
   const { d, incoming } = pipePair();
   const p = new StreamPort(d, { name: 'nic7', framing: qemuFraming, maxFrame: 1514 });
   let reason: StreamPortCloseReason | undefined;
   p.onClose = (r) => (reason = r);
   p.start();
   const f = Buffer.alloc(8);
-  f.writeUInt32BE(9000, 0);
+  f.writeUInt32BE(900000, 0);
   incoming.write(f);
   await tick();
   assert.is(reason?.kind, 'framing');
-  assert.match(reason!.message, /nic7.*9000/);
+  assert.match(reason!.message, /nic7.*900000/);
   assert.is(p.reserve(60), -1, 'a closed port takes nothing');
+});
+
+test('a zero length closes the port', async () => {
+  const { d, incoming } = pipePair();
+  const p = new StreamPort(d, { name: 'nic8', framing: qemuFraming, maxFrame: 1514 });
+  let reason: StreamPortCloseReason | undefined;
+  p.onClose = (r) => (reason = r);
+  p.start();
+  incoming.write(Buffer.alloc(4));
+  await tick();
+  assert.is(reason?.kind, 'framing');
+  assert.match(reason!.message, /nic8.*zero-length/);
+});
+
+// A frame over maxFrame (a 9000-byte jumbo on a 1500 MTU, a VLAN-tagged full-size frame) used to
+// close the port; now it is skipped and counted, and the stream goes on (protocols.md §1.6).
+test('an oversize frame is skipped and counted as tooBig; the next frame, split across reads, arrives', async () => {
+  const { d, incoming } = pipePair();
+  const p = new StreamPort(d, { name: 'nic9', framing: qemuFraming, maxFrame: 1514 });
+  let reason: StreamPortCloseReason | undefined;
+  p.onClose = (r) => (reason = r);
+  const got: number[] = [];
+  p.onFrame = (_p, b, off, len) => got.push(len, b[off]!);
+  const told: number[] = [];
+  p.onOversize = (len) => told.push(len);
+  p.start();
+  const frame = (len: number, fill: number): Buffer => {
+    const b = Buffer.alloc(4 + len, fill);
+    b.writeUInt32BE(len, 0);
+    return b;
+  };
+  const stream = Buffer.concat([frame(1518, 1), frame(60, 2), frame(9000, 3), frame(70, 4)]);
+  for (const [a, b] of [[0, 3], [3, 700], [700, 1600], [1600, 5000], [5000, stream.length]] as const) {
+    incoming.write(stream.subarray(a, b));
+    await tick();
+  }
+  assert.is(reason, undefined, 'the port stays open');
+  assert.equal(got, [60, 2, 70, 4]);
+  assert.equal(told, [1518, 9000]);
+  assert.is(p.counters.drops[Drop.TooBig], 2);
+  assert.is(p.counters.framesIn, 2, 'the skipped frames count as received (the switch counts the delivered ones)');
+  assert.is(p.counters.bytesIn, 1518 + 9000);
 });
 
 test('an exception downstream closes only this port', async () => {
