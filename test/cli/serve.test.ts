@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -58,6 +58,39 @@ test('an invalid network option is reported under the flag that set it, exit 2',
     assert.match(t.err(), new RegExp(`^vnetkit: ${flag}: `), t.err());
     assert.is(t.err().trim().split('\n').length, 1);
   }
+});
+
+// cli.md, fixed addresses: an address already leased to another NIC is a clear error and that NIC
+// keeps its lease, also when the lease comes from the leases file (it used to be skipped with a warning).
+test('--reserve on an address the leases file gives another NIC: exit 2 under --reserve, file untouched', async () => {
+  const leases = join(dir, 'leases-conflict.json');
+  const doc = {
+    version: 1,
+    leases: [{ ip: '192.168.65.2', mac: '5a:94:ef:e4:0c:02', expiresAt: new Date(Date.now() + 3_600_000).toISOString(), state: 'bound' }],
+    spent: [],
+  };
+  writeFileSync(leases, JSON.stringify(doc));
+  const before = readFileSync(leases, 'utf8');
+  const sock = join(dir, 'conflict.sock');
+  const args = ['--qemu', sock, '--dns-upstream', '127.0.0.1:9', '--leases', leases, '--reserve', '5a:94:ef:e4:0c:09=192.168.65.2'];
+  const t = io();
+  assert.is(await serve(parseServeFlags(args)._unsafeUnwrap(), t.io), 2);
+  // The brief's command line, without --log-level: info lines may come first; the error is last.
+  const lines = t.err().trim().split('\n');
+  assert.match(lines.at(-1)!, /^vnetkit: --reserve: 192\.168\.65\.2 is already leased to mac:5a:94:ef:e4:0c:02 \(.*leases-conflict\.json.*that NIC keeps it\)$/, t.err());
+  assert.not.match(t.err(), /skipped/);
+  assert.is(readFileSync(leases, 'utf8'), before, 'the other NIC keeps its lease in the file');
+  assert.not.ok(existsSync(sock), 'nothing was listening');
+
+  // An expired lease for that address does not stand in the way.
+  doc.leases[0]!.expiresAt = new Date(Date.now() - 1000).toISOString();
+  writeFileSync(leases, JSON.stringify(doc));
+  const t2 = io();
+  const done = serve(parseServeFlags([...args, '--json', '--log-level', 'error'])._unsafeUnwrap(), t2.io);
+  while (!t2.out().includes('"event":"ready"') && !t2.err()) await new Promise((r) => setTimeout(r, 5));
+  assert.is(t2.err(), '');
+  t2.signal();
+  assert.is(await done, 0);
 });
 
 test('a socket that cannot be bound fails with exit 1 and a message', async () => {

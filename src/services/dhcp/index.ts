@@ -4,16 +4,20 @@
  * the gateway's UDP layer. The pieces stay available for the vmnet handshake
  * (`server.bindVmnet`), the control API (`pool.leases()`, `pool.reserve()`) and stats.
  *
- * Order matters: reservations are made before the leases file is loaded, so the configuration
- * wins over remembered state — a remembered lease on an address now reserved for another NIC is
- * skipped and listed in `restored.skipped` (log it). At run time `pool.reserve()` follows the
- * stricter rule of cli.md: an address leased to another NIC is refused and that NIC keeps it.
+ * Order matters: the leases file is restored before the reservations are made, so a reservation
+ * meets the same rule at start as `pool.reserve()` at run time (cli.md, fixed addresses): an
+ * address whose lease another NIC still holds is refused (`address-in-use`) and that NIC keeps
+ * it, and the service does not start. An expired remembered lease gives way to the reservation,
+ * and a NIC's own lease never conflicts with its reservation. Entries the restore itself cannot
+ * keep are listed in `restored.skipped` (log them).
  * @module
  */
 import { err, ok, type Result } from 'neverthrow';
+import { vnetError } from '../../errors.js';
+import { wallClockMs } from '../../runtime/clock.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Ipv4Cidr } from '../../wire/address.js';
-import type { LeaseStoreError, PoolConfigError, ReserveError } from './dhcp-errors.js';
+import type { AddressInUseError, LeaseStoreError, PoolConfigError, ReserveError } from './dhcp-errors.js';
 import type { DomainNameError } from './domain-search.js';
 import { LeasePool, type RestoreReport } from './lease-pool.js';
 import { LeaseStore } from './lease-store.js';
@@ -71,18 +75,16 @@ export interface DhcpService {
 /** Everything {@link createDhcpService} can refuse. */
 export type DhcpServiceError = PoolConfigError | ReserveError | LeaseStoreError | DomainNameError;
 
-/** Builds the pool, applies reservations, loads the leases file, and starts the server on UDP 67. */
+/**
+ * Builds the pool, starts the server on UDP 67, restores the leases file, then applies the
+ * reservations; the leases file is followed (written) only once all of that succeeded.
+ */
 export function createDhcpService(o: DhcpServiceOptions): Result<DhcpService, DhcpServiceError> {
   const pool = LeasePool.create(
     { subnet: o.subnet, gatewayIp: o.gatewayIp, hostIp: o.hostIp, lowestIp: o.lowestIp, highestIp: o.highestIp, leaseTimeSec: o.leaseTimeSec },
     o.runtime.clock,
   );
   if (pool.isErr()) return err(pool.error);
-  for (const r of o.reservations ?? []) {
-    const sel: ClientSelector = r.uuid !== undefined ? { uuid: r.uuid } : { mac: r.mac ?? -1 };
-    const done = pool.value.reserve(sel, r.ip);
-    if (done.isErr()) return err(done.error);
-  }
   // The server first: its option checks fail before any file is touched, and it arms the expiry
   // timer for whatever the leases file brings back.
   const server = DhcpServer.create({
@@ -100,23 +102,32 @@ export function createDhcpService(o: DhcpServiceOptions): Result<DhcpService, Dh
     ...(o.onError !== undefined ? { onError: o.onError } : {}),
   });
   if (server.isErr()) return err(server.error);
-  let store: LeaseStore | undefined;
+  // Restoring only reads the file and reserving only changes the pool: a refusal below leaves the
+  // leases file and its directory as they were. The store follows the pool once both succeeded.
+  const storeOptions = o.leasesFile === undefined ? undefined : { file: o.leasesFile, pool: pool.value, scheduler: o.runtime.scheduler, ...(o.wallNow !== undefined ? { wallNow: o.wallNow } : {}) };
   let restored: RestoreReport = { restored: 0, skipped: [] };
-  if (o.leasesFile !== undefined) {
-    const opened = LeaseStore.open({
-      file: o.leasesFile,
-      pool: pool.value,
-      scheduler: o.runtime.scheduler,
-      ...(o.wallNow !== undefined ? { wallNow: o.wallNow } : {}),
-      ...(o.onError !== undefined ? { onError: o.onError } : {}),
-    });
-    if (opened.isErr()) {
+  let restoreChanged = false;
+  if (storeOptions !== undefined) {
+    const off = pool.value.onChange(() => (restoreChanged = true));
+    const r = LeaseStore.restore(storeOptions);
+    off();
+    if (r.isErr()) {
       server.value.close();
-      return err(opened.error);
+      return err(r.error);
     }
-    store = opened.value.store;
-    restored = opened.value.report;
+    restored = r.value;
   }
+  for (const r of o.reservations ?? []) {
+    const sel: ClientSelector = r.uuid !== undefined ? { uuid: r.uuid } : { mac: r.mac ?? -1 };
+    const done = pool.value.reserve(sel, r.ip);
+    if (done.isErr()) {
+      server.value.close();
+      return err(done.error.kind === 'address-in-use' && o.leasesFile !== undefined ? remembered(done.error, r.ip, pool.value, o) : done.error);
+    }
+  }
+  // What the restore changed (entries it could not keep) is written at the next turn; reservations
+  // are not part of the file.
+  const store = storeOptions === undefined ? undefined : LeaseStore.follow({ ...storeOptions, ...(o.onError !== undefined ? { onError: o.onError } : {}) }, restoreChanged);
   const s = server.value;
   return ok({
     pool: pool.value,
@@ -127,5 +138,17 @@ export function createDhcpService(o: DhcpServiceOptions): Result<DhcpService, Dh
       s.close();
       return store === undefined ? ok(undefined) : store.close();
     },
+  });
+}
+
+/** A reservation refused for a lease the leases file brought back: says so, and until when. */
+function remembered(e: AddressInUseError, ip: number, pool: LeasePool, o: DhcpServiceOptions): AddressInUseError {
+  const lease = e.how === 'leased' ? pool.leaseAt(ip) : undefined;
+  if (lease === undefined) return e;
+  const until = new Date(Math.round((o.wallNow ?? wallClockMs)() + (lease.expiresAt - o.runtime.clock.now()))).toISOString();
+  return vnetError('address-in-use', `${e.message} (a lease from the leases file ${o.leasesFile}, valid until ${until}; that NIC keeps it)`, {
+    ip: e.ip,
+    holder: e.holder,
+    how: e.how,
   });
 }

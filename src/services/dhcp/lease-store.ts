@@ -159,18 +159,40 @@ export class LeaseStore {
   }
 
   /**
-   * Loads `file` into `pool` (which should be empty, with its reservations already made) and keeps
-   * the file up to date from then on. A missing file starts empty; a corrupt one is an error and
-   * nothing is changed. Leftover temporary files of an interrupted save are removed.
+   * Loads `file` into `pool` (which should be empty) and keeps the file up to date from then on:
+   * {@link LeaseStore.restore} then {@link LeaseStore.follow}. A missing file starts empty; a
+   * corrupt one is an error and nothing is changed.
    */
   static open(o: LeaseStoreOptions): Result<{ store: LeaseStore; report: RestoreReport }, LeaseStoreError> {
-    const wallNow = o.wallNow ?? wallClockMs;
-    const snap = readLeasesFile(o.file, o.scheduler.clock.now(), wallNow());
+    let changed = false;
+    const off = o.pool.onChange(() => (changed = true));
+    const report = LeaseStore.restore(o);
+    off();
+    if (report.isErr()) return err(report.error);
+    return ok({ store: LeaseStore.follow(o, changed), report: report.value });
+  }
+
+  /**
+   * Reads `file` into `pool` (which should be empty) without touching any file: a caller can
+   * still refuse to start afterwards (a reservation that conflicts with a restored lease) and
+   * leave the directory as it found it. A missing file restores nothing; a corrupt one is an
+   * error and the pool is unchanged.
+   */
+  static restore(o: Pick<LeaseStoreOptions, 'file' | 'pool' | 'scheduler' | 'wallNow'>): Result<RestoreReport, LeaseStoreError> {
+    const snap = readLeasesFile(o.file, o.scheduler.clock.now(), (o.wallNow ?? wallClockMs)());
     if (snap.isErr()) return err(snap.error);
+    return ok(o.pool.restore(snap.value));
+  }
+
+  /**
+   * Keeps `file` in step with `pool` from now on. Leftover temporary files of an interrupted save
+   * are removed; with `dirty` (the pool changed since the file was read) the first save is armed.
+   */
+  static follow(o: LeaseStoreOptions, dirty: boolean): LeaseStore {
     removeStaleTemps(o.file);
-    const store = new LeaseStore(o, o.fs ?? fsp, wallNow);
-    const report = o.pool.restore(snap.value);
-    return ok({ store, report });
+    const store = new LeaseStore(o, o.fs ?? fsp, o.wallNow ?? wallClockMs);
+    if (dirty) store.schedule();
+    return store;
   }
 
   /** The file. */

@@ -159,6 +159,29 @@ crash('a torn temporary file from an interrupted save is ignored and removed', a
   cleanup(w);
 });
 
+crash('restore only reads: the leftover temporary file stays until follow, which arms the first save', async () => {
+  const w = world();
+  const { store } = open(w)._unsafeUnwrap();
+  dora(w.pool, A);
+  await store.close();
+  const good = readFileSync(w.file, 'utf8');
+  writeFileSync(join(w.dir, 'leases.json.tmp-4242-8'), 'torn');
+  const w2 = world(w.dir);
+  const report = LeaseStore.restore({ file: w2.file, pool: w2.pool, scheduler: w2.sched, wallNow: w2.wall })._unsafeUnwrap();
+  assert.is(report.restored, 1);
+  assert.is(w2.pool.leaseOf(A)!.ip, ip('2'));
+  w2.sched.advance(60_000);
+  assert.equal(readdirSync(w.dir).sort(), ['leases.json', 'leases.json.tmp-4242-8'], 'nothing removed');
+  assert.is(readFileSync(w.file, 'utf8'), good, 'nothing written');
+  const s2 = LeaseStore.follow({ file: w2.file, pool: w2.pool, scheduler: w2.sched, wallNow: w2.wall }, true);
+  assert.equal(readdirSync(w.dir), ['leases.json']);
+  w2.sched.runNow();
+  assert.ok((await s2.flush()).isOk());
+  assert.is(s2.writes, 1);
+  await s2.close();
+  cleanup(w);
+});
+
 crash('a truncated or garbled file is a typed error naming the file; nothing is restored', () => {
   const w = world();
   const doc = JSON.stringify({ version: 1, leases: [{ ip: '192.168.65.2', mac: '02:00:00:00:00:a1', expiresAt: '2026-01-01T01:00:00.000Z', state: 'bound' }], spent: [] });
