@@ -133,27 +133,33 @@ test('guests reach host loopback only through the alias: TCP and UDP straight to
   udp.on('message', () => datagrams++);
   await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
   const udpPort = udp.address().port;
-  for (const o of [{ allow: ['127.0.0.0/8'] }, { hostIp: false as const }]) {
-    const { net, nic, send } = make(o);
-    let sport = 41000;
-    for (const dst of ['127.0.0.1', '127.9.9.9', '0.0.0.0']) {
-      send(tcpPacket(GW_MAC, G1, '192.168.65.10', sport++, dst, port, 0x02, 1000));
-      const rst = nic.take().find((f) => f.readUInt16BE(12) === 0x0800 && f[23] === 6 && (f[47]! & 0x04) !== 0);
-      assert.ok(rst, `${JSON.stringify(o)}: SYN to ${dst} refused with RST at once`);
-      send(udpPacket(GW_MAC, G1, '192.168.65.10', sport++, dst, udpPort, Buffer.from('leak?')));
-      const icmp = nic.take().find((f) => f[23] === 1);
-      assert.ok(icmp, `${JSON.stringify(o)}: UDP to ${dst} answered by ICMP`);
-      assert.equal([icmp![34], icmp![35]], [3, 13], 'admin-prohibited');
+  const nets: VirtualNetwork[] = [];
+  try {
+    for (const o of [{ allow: ['127.0.0.0/8'] }, { hostIp: false as const }]) {
+      const { net, nic, send } = make(o);
+      nets.push(net);
+      let sport = 41000;
+      for (const dst of ['127.0.0.1', '127.9.9.9', '0.0.0.0']) {
+        send(tcpPacket(GW_MAC, G1, '192.168.65.10', sport++, dst, port, 0x02, 1000));
+        const rst = nic.take().find((f) => f.readUInt16BE(12) === 0x0800 && f[23] === 6 && (f[47]! & 0x04) !== 0);
+        assert.ok(rst, `${JSON.stringify(o)}: SYN to ${dst} refused with RST at once`);
+        send(udpPacket(GW_MAC, G1, '192.168.65.10', sport++, dst, udpPort, Buffer.from('leak?')));
+        const icmp = nic.take().find((f) => f[23] === 1);
+        assert.ok(icmp, `${JSON.stringify(o)}: UDP to ${dst} answered by ICMP`);
+        assert.equal([icmp![34], icmp![35]], [3, 13], 'admin-prohibited');
+      }
+      assert.is(net.stats().tcp.outbound.denied, 3);
+      assert.is(net.stats().udp.denied, 3);
     }
-    assert.is(net.stats().tcp.outbound.denied, 3);
-    assert.is(net.stats().udp.denied, 3);
-    await net.close();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.is(accepted, 0, 'no host connection was made');
+    assert.is(datagrams, 0, 'no datagram reached the host');
+  } finally {
+    // A failure above must not leave sockets that keep the test process alive.
+    for (const n of nets) await n.close();
+    server.close();
+    udp.close();
   }
-  await new Promise((r) => setTimeout(r, 50));
-  assert.is(accepted, 0, 'no host connection was made');
-  assert.is(datagrams, 0, 'no datagram reached the host');
-  server.close();
-  udp.close();
 });
 
 test('maxTcpFlows: a guest connection over the limit is refused with RST and counted', async () => {

@@ -52,6 +52,8 @@ export class EgressPolicy {
 
   /** The decision without counting. */
   decide(ip: number): boolean {
+    // UNROUTABLE (address-map.ts): a destination no rule can open, such as a direct 127.0.0.1.
+    if (ip < 0) return false;
     for (const c of this.deny) if (cidrContains(c, ip)) return false;
     if (this.allow.length === 0) return true;
     for (const c of this.allow) if (cidrContains(c, ip)) return true;

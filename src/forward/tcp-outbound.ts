@@ -33,7 +33,7 @@ import type { CloseReason } from '../stack/tcp/connection.js';
 import type { TcpEndpoint } from '../stack/tcp/endpoint.js';
 import type { SynRequest } from '../stack/tcp/syn-request.js';
 import { formatIpv4, parseIpv4 } from '../wire/address.js';
-import { LOOPBACK } from './address-map.js';
+import { hostAddressOf } from './address-map.js';
 import { noFlowEvents, type FlowEventSink, type FlowTuple } from './flow-events.js';
 import { HostFlushQueue } from './host-flush-queue.js';
 import { SourceRateLimit } from './tcp-rate-limit.js';
@@ -179,7 +179,7 @@ export class TcpOutbound implements FlowOwner {
     const c = this.counters;
     // Read once: the attempt is reported (open or failure) only if someone listened when it began.
     const ev = this.flowEvents.enabled;
-    const host = req.dstIp === this.alias && this.alias >= 0 ? LOOPBACK : req.dstIp;
+    const host = hostAddressOf(req.dstIp, this.alias);
     if (this.opts.maxFlows !== undefined && this.flowCount + this.pendingCount >= this.opts.maxFlows) {
       c.limited++;
       req.refuse();
@@ -357,5 +357,6 @@ export class TcpOutbound implements FlowOwner {
 
 /** The flow's addresses for an event (built only when someone listens). */
 function tupleOf(req: SynRequest, host: number): FlowTuple {
-  return { protocol: 'tcp', guestIp: req.srcIp, guestPort: req.srcPort, remoteIp: req.dstIp, remotePort: req.dstPort, hostIp: host, hostPort: req.dstPort };
+  // An unroutable destination was never mapped: report it as the guest named it.
+  return { protocol: 'tcp', guestIp: req.srcIp, guestPort: req.srcPort, remoteIp: req.dstIp, remotePort: req.dstPort, hostIp: host < 0 ? req.dstIp : host, hostPort: req.dstPort };
 }

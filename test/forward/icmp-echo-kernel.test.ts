@@ -1,6 +1,8 @@
 /**
  * The echo forwarder against the real kernel: a VirtualNetwork with an in-process guest (frames
- * through a CapturePort) pings 127.0.0.0/8 addresses through real ping sockets.
+ * through a CapturePort) pings 127.0.0.0/8 addresses through real ping sockets. A guest may not
+ * name 127/8 itself (address-map.ts), so the test maps 198.18.0.1 (a benchmarking range, RFC
+ * 2544) to 127.0.0.1 and 198.18.0.5 to 127.0.0.5, which the egress policy denies.
  *
  * Ping sockets need `net.ipv4.ping_group_range`, a per-namespace sysctl. So that nothing on the
  * machine changes, this file re-runs itself inside `unshare --net` (a namespace that dies with
@@ -16,6 +18,7 @@ import * as assert from 'uvu/assert';
 import { icmpEchoSender, IcmpEchoForwarder } from '../../src/forward/icmp-echo.js';
 import { loadNative } from '../../src/native/index.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { CapturePort } from '../harness/capture-port.js';
 import { icmpEcho } from '../harness/frames.js';
 
@@ -25,6 +28,12 @@ const self = fileURLToPath(import.meta.url);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const GW_MAC = 'f6:16:36:bc:f9:c6';
 const G1_MAC = '02:00:00:00:00:10';
+const MAPPED = '198.18.0.1';
+const MAPPED_DENIED = '198.18.0.5';
+const hostOf = new Map([
+  [parseIpv4(MAPPED)!, parseIpv4('127.0.0.1')!],
+  [parseIpv4(MAPPED_DENIED)!, parseIpv4('127.0.0.5')!],
+]);
 
 function skipReason(): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';
@@ -54,7 +63,8 @@ function network(logs: string[]) {
     runtime: net.runtime,
     sender: icmpEchoSender(net.fragmenter, net.icmp),
     policy: net.egress,
-    addressMap: net.addressMap,
+    // The network's map plus this test's two mappings.
+    addressMap: { toHost: (ip) => hostOf.get(ip) ?? net.addressMap.toHost(ip), toGuest: (ip, dst) => net.addressMap.toGuest(ip, dst) },
     isLocal: (a) => net.gateway.isGuestAddress(a),
     logger: { error: () => {}, warn: (m) => logs.push(m), info: (m) => logs.push(m), debug: () => {} },
   });
@@ -85,8 +95,8 @@ if (!inside) {
   test('ping_group_range "1 0": the request is dropped and counted, nothing forged, the reason logged once', async () => {
     const logs: string[] = [];
     const { net, nic, fwd, ping } = network(logs);
-    ping('127.0.0.1', 1, 1, 'a');
-    ping('127.0.0.1', 1, 2, 'b');
+    ping(MAPPED, 1, 1, 'a');
+    ping(MAPPED, 1, 2, 'b');
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(nic.take(), []);
     assert.is(net.stats().gateway.echoDropped, 2);
@@ -96,14 +106,14 @@ if (!inside) {
     await net.close();
   });
 
-  test('127.0.0.1 answers through the ping socket: the guest gets the kernel reply with its own id, seq and data', async () => {
+  test('127.0.0.1 answers through the ping socket: the guest gets the kernel reply from the address it pinged, with its own id, seq and data', async () => {
     writeFileSync('/proc/sys/net/ipv4/ping_group_range', '0 2147483647');
     spawnSync('ip', ['link', 'set', 'lo', 'up']);
     const { net, nic, fwd, ping } = network([]);
-    ping('127.0.0.1', 0xbeef, 3, 'kernel-please');
+    ping(MAPPED, 0xbeef, 3, 'kernel-please');
     await until(() => nic.frames.length > 0, 'the echo reply');
     const r = nic.take()[0]!;
-    assert.is(r.toString('hex', 26, 30), '7f000001', 'from 127.0.0.1');
+    assert.is(r.toString('hex', 26, 30), 'c6120001', 'from 198.18.0.1, the address the guest pinged');
     assert.is(r[34], 0, 'echo reply');
     assert.is(r.readUInt16BE(38), 0xbeef, 'the guest id, not the kernel one');
     assert.is(r.readUInt16BE(40), 3);
@@ -118,7 +128,7 @@ if (!inside) {
 
   test('a denied 127.0.0.5 gets admin-prohibited and nothing is sent', async () => {
     const { net, nic, fwd, ping } = network([]);
-    ping('127.0.0.5', 1, 1, 'no');
+    ping(MAPPED_DENIED, 1, 1, 'no');
     await new Promise((r) => setTimeout(r, 50));
     const f = nic.take();
     assert.is(f.length, 1);

@@ -349,7 +349,7 @@ const whole = suite('inside a VirtualNetwork');
 
 whole('a forwarder on fake sockets swapped in as icmp.forwardEcho: a checksummed echo reply frame reaches the guest; the gateway still answers its own address', () => {
   const sched = new ManualScheduler();
-  const net = VirtualNetwork.create({ allow: ['127.0.0.0/8'], runtime: { clock: sched.clock, scheduler: sched, rng: new SeededRng(1) } })._unsafeUnwrap();
+  const net = VirtualNetwork.create({ allow: ['198.18.0.0/15'], runtime: { clock: sched.clock, scheduler: sched, rng: new SeededRng(1) } })._unsafeUnwrap();
   const nic = new CapturePort('g1');
   net.switch.attach(nic);
   const sockets: FakeSocket[] = [];
@@ -367,11 +367,11 @@ whole('a forwarder on fake sockets swapped in as icmp.forwardEcho: a checksummed
   });
   net.icmp.forwardEcho = fwd.input;
   const send = (f: Buffer): void => void net.switch.input(nic, f, 0, f.length);
-  send(icmpEcho(GW_MAC, G1_MAC, '192.168.65.10', '127.0.0.1', 0x4321, 5, Buffer.from('payload')));
-  sockets[0]!.answer('127.0.0.1');
+  send(icmpEcho(GW_MAC, G1_MAC, '192.168.65.10', '198.18.0.1', 0x4321, 5, Buffer.from('payload')));
+  sockets[0]!.answer('198.18.0.1');
   const [r] = nic.take();
   assert.ok(r, 'a frame to the guest');
-  assert.is(r!.toString('hex', 26, 30), '7f000001', 'from the address pinged');
+  assert.is(r!.toString('hex', 26, 30), 'c6120001', 'from the address pinged');
   assert.is(r!.toString('hex', 30, 34), 'c0a8410a');
   assert.is(r![34], 0, 'echo reply');
   assert.is(r!.readUInt16BE(38), 0x4321);
@@ -388,7 +388,7 @@ whole('a forwarder on fake sockets swapped in as icmp.forwardEcho: a checksummed
   void net.close();
 });
 
-whole('the network installs its own forwarder: a guest ping to the host is forwarded or, without ping sockets, dropped and counted; never forged', async () => {
+whole('the network installs its own forwarder: a guest may not ping the host loopback directly (admin-prohibited, counted as denied), and the policy answers for the rest', async () => {
   const sched = new ManualScheduler();
   const make = (icmpForwarding?: boolean) =>
     VirtualNetwork.create({ allow: ['127.0.0.0/8'], ...(icmpForwarding !== undefined ? { icmpForwarding } : {}), runtime: { clock: sched.clock, scheduler: sched, rng: new SeededRng(1) } })._unsafeUnwrap();
@@ -396,11 +396,25 @@ whole('the network installs its own forwarder: a guest ping to the host is forwa
   const nic = new CapturePort('g1');
   net.switch.attach(nic);
   assert.ok(net.icmp.forwardEcho, 'forwardEcho is installed');
-  net.switch.input(nic, icmpEcho(GW_MAC, G1_MAC, '192.168.65.10', '127.0.0.1', 0x4321, 5), 0, 42 + 9);
+  const ping = (n: VirtualNetwork, port: CapturePort, dst: string): void => {
+    const f = icmpEcho(GW_MAC, G1_MAC, '192.168.65.10', dst, 0x4321, 5);
+    n.switch.input(port, f, 0, f.length);
+  };
+  // 127/8 and 0/8 are reachable only through the alias, which the gateway answers itself.
+  for (const dst of ['127.0.0.1', '127.1.2.3']) {
+    ping(net, nic, dst);
+    const [r] = nic.take();
+    assert.ok(r, `an answer for ${dst}`);
+    assert.equal([r![34], r![35]], [3, 13], `${dst}: admin-prohibited`);
+  }
+  ping(net, nic, '0.0.0.0'); // "this host" is nobody's to answer: dropped
+  assert.equal(nic.take(), []);
+  ping(net, nic, '10.1.2.3'); // outside the allow list
+  assert.equal([nic.take()[0]![34]], [3]);
   const s = net.stats().icmpEcho!;
-  // Where the host allows ping sockets the request went out; elsewhere it is dropped with a reason.
-  assert.is(s.requests + s.dropped, 1, JSON.stringify(s));
-  if (s.dropped === 1) assert.ok(s.unavailableReason, 'a drop says why');
+  assert.is(s.denied, 3, JSON.stringify(s));
+  assert.is(s.dropped, 1, JSON.stringify(s));
+  assert.is(s.requests, 0, 'nothing was sent to the host');
   assert.is(net.stats().gateway.echoReplies, 0, 'the gateway forged nothing');
   await net.close();
 
@@ -409,7 +423,7 @@ whole('the network installs its own forwarder: a guest ping to the host is forwa
   off.switch.attach(nic2);
   assert.is(off.icmp.forwardEcho, undefined);
   assert.is(off.stats().icmpEcho, undefined);
-  off.switch.input(nic2, icmpEcho(GW_MAC, G1_MAC, '192.168.65.10', '127.0.0.1', 0x4321, 5), 0, 42 + 9);
+  ping(off, nic2, '10.1.2.3');
   assert.is(off.stats().gateway.echoDropped, 1);
   assert.is(off.stats().gateway.echoReplies, 0);
   assert.equal(nic2.take(), []);
