@@ -169,7 +169,10 @@ export function resolveOptions(o: NetworkOptions = {}): Result<ResolvedOptions, 
   if (o.hostIp !== false && o.hostLoopback !== false) {
     const h = inSubnet('hostIp', o.hostIp, bcast - 1);
     if (h.isErr()) return err(h.error);
-    if (h.value === gw.value) return bad('hostIp', 'the host-loopback alias cannot equal the gateway address');
+    if (h.value === gw.value)
+      return o.hostIp === undefined
+        ? bad('gatewayIp', `${formatIpv4(gw.value)} is the default host-loopback alias; choose another gateway address or another alias, or turn the alias off`)
+        : bad('hostIp', 'the host-loopback alias cannot equal the gateway address');
     hostIp = h.value;
   }
   const lo = inSubnet('lowestIp', o.lowestIp, subnet.network + 2);

@@ -164,7 +164,8 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
       const c = net.capture(r.value.pcap);
       if (c.isErr()) {
         void net.close();
-        return err(c.error);
+        // Named by its option, so serve can name the flag (--pcap).
+        return err(vnetError('pcap-open-failed', c.error.message, { cause: c.error.cause, option: 'pcap' }));
       }
     }
     return ok(net);

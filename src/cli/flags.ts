@@ -115,7 +115,8 @@ export function parseServeFlags(argv: string[]): Result<ServeConfig, FlagError> 
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     const flag = /'(-{1,2}[^' ]+)/.exec(msg)?.[1] ?? 'arguments';
-    return badFlag(flag, msg.replace(/\. To specify.*$/s, ''));
+    // Node's text may run on for lines of advice ("Did you forget…"): one line, naming the flag.
+    return badFlag(flag, msg.split('\n')[0]!.replace(/\. To specify.*$/s, '').trim());
   }
   const network: NetworkOptions = {};
   if (v.subnet !== undefined) network.subnet = v.subnet;

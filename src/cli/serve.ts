@@ -98,10 +98,10 @@ export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
 
   // --events flow,dns: the opt-in event groups as JSON lines (whatever --json says).
   const unsubscribe = subscribeEvents(net, cfg.events.filter((g) => g === 'flow' || g === 'dns'), (line) => io.out.write(`${JSON.stringify(line)}\n`));
-  const fail = async (message: string): Promise<number> => {
+  const fail = async (message: string, code = 1): Promise<number> => {
     io.err.write(`vnetkit: ${message}\n`);
     await net.close();
-    return 1;
+    return code;
   };
   for (const p of cfg.qemu) {
     const r = await net.listenQemu(p);
@@ -127,7 +127,14 @@ export async function serve(cfg: ServeConfig, io: ServeIo): Promise<number> {
   }
   for (const e of cfg.expose) {
     const r = await net.exposePort({ guest: e.guestIp, guestPort: e.guestPort, hostIp: e.hostIp, hostPort: e.hostPort, protocol: e.protocol });
-    if (r.isErr()) return fail(r.error.message);
+    if (r.isErr()) {
+      const host = e.hostIp.includes(':') ? `[${e.hostIp}]` : e.hostIp;
+      const flag = `--expose ${host}:${e.hostPort}:${e.guestIp}:${e.guestPort}/${e.protocol}`;
+      // An address that can never work is a bad command line (2); a port in use is a runtime failure (1).
+      const usage = r.error.kind === 'bad-address' || r.error.kind === 'not-a-guest';
+      const why = r.error.message.replace(/^(expose: |\S+\/(tcp|udp|unix): )/, '');
+      return fail(`${flag}: ${why}`, usage ? 2 : 1);
+    }
   }
   if (cfg.hostInterface !== undefined) {
     const r = await net.attachHostInterface(cfg.hostInterface);

@@ -56,4 +56,10 @@ test('expose and reserve parsers', () => {
   assert.ok(parseReserve('AA-BB-CC-DD-EE-FF=192.168.65.9').isOk());
 });
 
+test('a flag missing its value is one line naming the flag', () => {
+  const e = parseServeFlags(['--qemu', '--json'])._unsafeUnwrapErr();
+  assert.match(e.message, /^--qemu: /);
+  assert.not.ok(e.message.includes('\n'), e.message);
+});
+
 test.run();

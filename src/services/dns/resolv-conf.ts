@@ -39,7 +39,7 @@ export interface ResolvConf {
 export function parseUpstream(spec: string): Result<UpstreamServer, DnsUpstreamSpecError> {
   const s = spec.trim();
   const bad = (why: string): Result<UpstreamServer, DnsUpstreamSpecError> =>
-    err(vnetError('dns-bad-upstream', `--dns-upstream ${JSON.stringify(spec)}: ${why}`, { spec }));
+    err(vnetError('dns-bad-upstream', `upstream ${JSON.stringify(spec)}: ${why}`, { spec }));
   let host = s;
   let portText: string | undefined;
   const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
