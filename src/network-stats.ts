@@ -8,7 +8,9 @@ import type { EgressStats } from './forward/egress-policy.js';
 import type { IcmpEchoStats } from './forward/icmp-echo.js';
 import type { TcpOutboundStats } from './forward/tcp-outbound.js';
 import type { UdpNatStats } from './forward/udp-nat.js';
-import type { NicStats } from './nic.js';
+import type { PortForwarder } from './forward/port-forwarder.js';
+import type { GuestCounts } from './forward/guest-counts.js';
+import type { NicFlowCounts, NicStats } from './nic.js';
 import type { GatewayServices } from './services/gateway-services.js';
 import type { DhcpStats } from './services/dhcp/index.js';
 import type { DnsServiceStats } from './services/dns/index.js';
@@ -32,6 +34,33 @@ export interface NetworkStats {
   egress: EgressStats;
   /** Guests' pings forwarded through host ping sockets (absent when turned off). */
   icmpEcho?: IcmpEchoStats & { unavailableReason?: string };
+}
+
+/**
+ * Open flows per NIC id: every forwarder's flows per guest address (outbound NAT, exposed ports),
+ * each address mapped to its NIC once with `nicOf`. Addresses that map to no NIC are left out.
+ * O(flows) per call; nothing is kept per packet or per flow.
+ */
+export function flowsByNic(nat: OutboundNat, ports: PortForwarder, nicOf: (guestIp: number) => number | undefined): Map<number, NicFlowCounts> {
+  const { tcp, udp, icmp } = nat.flowsByGuest();
+  ports.flowsByGuest(tcp, udp);
+  const out = new Map<number, NicFlowCounts>();
+  const nicIds = new Map<number, number | undefined>();
+  const add = (counts: GuestCounts, field: keyof NicFlowCounts): void => {
+    for (const [ip, n] of counts) {
+      let id: number | undefined;
+      if (nicIds.has(ip)) id = nicIds.get(ip);
+      else nicIds.set(ip, (id = nicOf(ip)));
+      if (id === undefined) continue;
+      let c = out.get(id);
+      if (c === undefined) out.set(id, (c = { tcpFlows: 0, udpFlows: 0, icmpFlows: 0 }));
+      c[field] += n;
+    }
+  };
+  add(tcp, 'tcpFlows');
+  add(udp, 'udpFlows');
+  add(icmp, 'icmpFlows');
+  return out;
 }
 
 /** Collects a snapshot from the network's parts. */

@@ -25,7 +25,27 @@ export interface NicStats {
   framesOut: number;
   bytesOut: number;
   drops: Record<string, number>;
+  /**
+   * Open flows of the guest(s) behind this NIC, counted when stats are asked for: guest TCP
+   * connections through the outbound NAT (host connects in progress included) plus live
+   * connections from exposed TCP/Unix ports into the guest; UDP NAT flows plus client flows of
+   * exposed UDP ports; ICMP echo flows (one host ping socket each). A flow is counted under the
+   * NIC its guest address is reached through now (neighbour cache, then MAC table); a flow whose
+   * address maps to no NIC is counted under none (the network-wide totals still have it).
+   */
+  tcpFlows: number;
+  udpFlows: number;
+  icmpFlows: number;
 }
+
+/** Open flows of one NIC (the flow fields of {@link NicStats}). */
+export interface NicFlowCounts {
+  tcpFlows: number;
+  udpFlows: number;
+  icmpFlows: number;
+}
+
+const NO_FLOWS: NicFlowCounts = { tcpFlows: 0, udpFlows: 0, icmpFlows: 0 };
 
 /** A NIC attached to a VirtualNetwork. */
 export class Nic {
@@ -82,8 +102,8 @@ export class Nic {
     this.detach(this, reason);
   }
 
-  /** Counters snapshot. */
-  stats(formatMac: (m: number) => string): NicStats {
+  /** Counters snapshot; `flows` are this NIC's open flows (the network counts them, none by default). */
+  stats(formatMac: (m: number) => string, flows: NicFlowCounts = NO_FLOWS): NicStats {
     const c = this.port.counters;
     return {
       id: this.id,
@@ -96,6 +116,9 @@ export class Nic {
       framesOut: c.framesOut,
       bytesOut: c.bytesOut,
       drops: dropCountsToObject(c.drops),
+      tcpFlows: flows.tcpFlows,
+      udpFlows: flows.udpFlows,
+      icmpFlows: flows.icmpFlows,
     };
   }
 }

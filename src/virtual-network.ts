@@ -35,7 +35,7 @@ import type { ControlServer } from './control/http-server.js';
 import { PortForwarder, type ExposeHandle, type PortForwarderStats } from './forward/port-forwarder.js';
 import type { ExposedPort, ExposeError, ExposeSpec, LeaseInfo, UnexposeKey } from './forward/expose-spec.js';
 import { hostInterfaceRoutes } from './host-interface/index.js';
-import { collectStats, type NetworkStats } from './network-stats.js';
+import { collectStats, flowsByNic, type NetworkStats } from './network-stats.js';
 import type { Nic, NicStats, NicTransport } from './nic.js';
 import { NicRegistry, type AttachError, type AttachExtra } from './nic-registry.js';
 import { resolveOptions, type NetworkOptions, type OptionsError, type ResolvedOptions } from './options.js';
@@ -331,9 +331,10 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
     return this.ports.list();
   }
 
-  /** Per-NIC counters (the `nics` part of {@link stats}). */
+  /** Per-NIC counters and open flows (the `nics` part of {@link stats}); flows are counted per call, O(flows). */
   nicStats(): NicStats[] {
-    return this.allNics().map((n) => n.stats(formatMac));
+    const flows = flowsByNic(this.nat, this.ports, (ip) => this.nat.nicOf(ip));
+    return this.allNics().map((n) => n.stats(formatMac, flows.get(n.id)));
   }
 
   /**

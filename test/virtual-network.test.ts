@@ -229,4 +229,92 @@ test('a QEMU NIC survives a frame over its maximum: dropped as tooBig, the next 
   await net.close();
 });
 
+/** A QEMU NIC on an in-memory stream: `send` writes a frame as the guest. */
+function qemuGuest(net: VirtualNetwork) {
+  const [ours, theirs] = duplexPair();
+  const nic = net.attach(ours, { framing: 'qemu' })._unsafeUnwrap();
+  theirs.on('data', () => {});
+  const send = (f: Buffer): void => {
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32BE(f.length);
+    theirs.write(Buffer.concat([prefix, f]));
+  };
+  return { nic, send };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.unreachable(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+test("per-NIC open flows: tcpFlows and udpFlows count under their guest's NIC, 0 → 1 → 0, and nowhere once its address maps to no NIC", async () => {
+  const server = createServer((s) => s.on('error', () => {}));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const udp = createSocket('udp4');
+  const got: string[] = [];
+  udp.on('message', (m) => got.push(m.toString()));
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+  const udpPort = udp.address().port;
+  const { net } = make({ allow: ['127.0.0.0/8'] });
+  try {
+    const a = qemuGuest(net);
+    const b = qemuGuest(net);
+    const G2 = '02:00:00:00:00:11';
+    const flows = (id: number) => {
+      const n = net.nicStats().find((x) => x.id === id)!;
+      return { tcp: n.tcpFlows, udp: n.udpFlows, icmp: n.icmpFlows };
+    };
+    const none = { tcp: 0, udp: 0, icmp: 0 };
+    // Both guests are known on the bridge (a DNS query each) and have no flows yet.
+    a.send(udpPacket(GW_MAC, G1, '192.168.65.10', 5353, '192.168.65.1', 53, query('gateway.internal')));
+    b.send(udpPacket(GW_MAC, G2, '192.168.65.11', 5353, '192.168.65.1', 53, query('gateway.internal')));
+    await until(() => net.switch.macs.size === 2, 'both MACs learnt');
+    assert.equal(flows(a.nic.id), none);
+    assert.equal(flows(b.nic.id), none);
+
+    // TCP from guest A to the host-loopback alias: counted while the host connect is pending and once open.
+    a.send(tcpPacket(GW_MAC, G1, '192.168.65.10', 40001, '192.168.65.254', port, 0x02, 1000));
+    await until(() => net.stats().tcp.outbound.pending + net.stats().tcp.outbound.open === 1, 'the SYN reached the NAT');
+    assert.equal(flows(a.nic.id), { ...none, tcp: 1 }, 'pending or open: one flow on A');
+    await until(() => net.stats().tcp.outbound.open === 1, 'the host accepted');
+    assert.equal(flows(a.nic.id), { ...none, tcp: 1 });
+    assert.equal(flows(b.nic.id), none, 'B has none of it');
+    const viaStats = net.stats().nics.find((n) => n.id === a.nic.id)!;
+    assert.is(viaStats.tcpFlows, 1, 'stats().nics says the same');
+
+    // UDP from guest B to the alias: a NAT flow on B only.
+    b.send(udpPacket(GW_MAC, G2, '192.168.65.11', 5000, '192.168.65.254', udpPort, Buffer.from('hello')));
+    await until(() => got.length === 1, 'the datagram reached the host');
+    assert.equal(flows(b.nic.id), { ...none, udp: 1 });
+    assert.equal(flows(a.nic.id), { ...none, tcp: 1 });
+
+    // A resets its connection: 0 again.
+    a.send(tcpPacket(GW_MAC, G1, '192.168.65.10', 40001, '192.168.65.254', port, 0x04, 1001));
+    await until(() => net.stats().tcp.outbound.open === 0, 'the flow closed');
+    assert.equal(flows(a.nic.id), none);
+
+    // B's UDP flow idles out (60 s): 0 again.
+    (net.runtime.scheduler as ManualScheduler).advance(61_000);
+    assert.is(net.stats().udp.flows, 0);
+    assert.equal(flows(b.nic.id), none);
+
+    // A flow whose guest address maps to no NIC any more is counted under none (the totals keep it).
+    b.send(udpPacket(GW_MAC, G2, '192.168.65.11', 5001, '192.168.65.254', udpPort, Buffer.from('again')));
+    await until(() => got.length === 2, 'the second datagram reached the host');
+    assert.is(flows(b.nic.id).udp, 1);
+    net.neighbours.forget(0xc0a8410b);
+    assert.is(net.stats().udp.flows, 1);
+    assert.equal(flows(b.nic.id), none);
+    assert.equal(flows(a.nic.id), none);
+  } finally {
+    await net.close();
+    server.close();
+    udp.close();
+  }
+});
+
 test.run();

@@ -47,6 +47,7 @@ import { IpProto } from '../wire/ipv4.js';
 import type { AddressMap } from './address-map.js';
 import type { EgressPolicy } from './egress-policy.js';
 import { noFlowEvents, type FlowCloseReason, type FlowEventSink, type FlowHandle, type FlowTuple } from './flow-events.js';
+import { addGuestCount, type GuestCounts } from './guest-counts.js';
 
 /** The host socket a flow sends through; {@link PingSocket} is one. */
 export interface EchoSocket {
@@ -245,6 +246,13 @@ export class IcmpEchoForwarder {
   close(): void {
     this.isClosed = true;
     for (const byDst of [...this.flows.values()]) for (const f of [...byDst.values()]) this.closeFlow(f, 'shutdown');
+  }
+
+  /** Adds each guest address's open flows (one ping socket each) to `into`; for stats. */
+  flowsByGuest(into: GuestCounts = new Map()): GuestCounts {
+    // Keyed by guest address * 65536 + echo identifier.
+    for (const [key, byDst] of this.flows) addGuestCount(into, Math.floor(key / 65536), byDst.size);
+    return into;
   }
 
   /** Snapshot of the flows (stats, debugging). */

@@ -14,6 +14,7 @@ import { IpProto, writeIpv4 } from '../wire/ipv4.js';
 import type { Logger } from '../logger.js';
 import { AddressMap } from './address-map.js';
 import { FlowEventHub, type FlowCloseEvent, type FlowOpenEvent } from './flow-events.js';
+import type { GuestCounts } from './guest-counts.js';
 import { IcmpEchoForwarder, icmpEchoSender } from './icmp-echo.js';
 import { EgressPolicy } from './egress-policy.js';
 import { TcpOutbound } from './tcp-outbound.js';
@@ -48,7 +49,7 @@ export class OutboundNat {
     private readonly stack: GatewayStack,
     o: ResolvedOptions,
     runtime: Runtime,
-    hooks: OutboundNatHooks,
+    private readonly hooks: OutboundNatHooks,
   ) {
     this.egress = new EgressPolicy(o.allow, o.deny);
     this.addressMap = new AddressMap(o.hostIp);
@@ -97,6 +98,19 @@ export class OutboundNat {
       else if (stack.gateway.isGuestAddress(info.dstIp)) stack.gateway.counters.drop(Drop.NotForUs);
       else if (!stack.pmtu.refuse(info, this.addressMap.toHost(info.dstIp))) this.udpNat.input(info);
     };
+  }
+
+  /**
+   * Open flows per guest address, by protocol: TCP flows (pending connects included), UDP NAT
+   * flows, ICMP echo flows. Walks the flow tables: for stats, never the packet path.
+   */
+  flowsByGuest(): { tcp: GuestCounts; udp: GuestCounts; icmp: GuestCounts } {
+    return { tcp: this.tcpOut.flowsByGuest(), udp: this.udpNat.flowsByGuest(), icmp: this.icmpEcho?.flowsByGuest() ?? new Map() };
+  }
+
+  /** The NIC id a guest address is reached through now, if any (the `nicOf` hook). */
+  nicOf(guestIp: number): number | undefined {
+    return this.hooks.nicOf(guestIp);
   }
 
   /** Frees every flow of a guest address (its NIC went away). */

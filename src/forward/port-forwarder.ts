@@ -40,6 +40,7 @@ import {
 import { chooseSource, RecentTuples, UdpSources, type SourceContext } from './expose-source.js';
 import { ExposeTcp, newExposeTcpCounters, type ExposeTcpCounters } from './expose-tcp.js';
 import { ExposeUdp, newExposeUdpCounters, type ExposeUdpCounters } from './expose-udp.js';
+import { addGuestCount, type GuestCounts } from './guest-counts.js';
 
 /** What a {@link PortForwarder} is built from. */
 export interface PortForwarderOptions {
@@ -186,6 +187,14 @@ export class PortForwarder {
       return { ...e.info, connections: e.impl.connections };
     });
     return { ports, tcp: { ...this.tcpCounters, open }, udp: { ...this.udpCounters } };
+  }
+
+  /**
+   * Adds the live connections into each guest to `tcp` (TCP and Unix-socket ports, handshakes
+   * included) and its client flows to `udp` (UDP ports). O(exposed ports); for stats.
+   */
+  flowsByGuest(tcp: GuestCounts, udp: GuestCounts): void {
+    for (const e of this.entries.values()) addGuestCount(e.impl instanceof ExposeTcp ? tcp : udp, e.p.guestIp, e.impl.connections);
   }
 
   /** Unexposes everything; later `expose` calls fail with `closed`. */

@@ -35,6 +35,7 @@ import type { SynRequest } from '../stack/tcp/syn-request.js';
 import { formatIpv4, parseIpv4 } from '../wire/address.js';
 import { hostAddressOf } from './address-map.js';
 import { noFlowEvents, type FlowEventSink, type FlowTuple } from './flow-events.js';
+import { addGuestCount, type GuestCounts } from './guest-counts.js';
 import { HostFlushQueue } from './host-flush-queue.js';
 import { SourceRateLimit } from './tcp-rate-limit.js';
 import { TcpFlow, type FlowOwner } from './tcp-flow.js';
@@ -113,8 +114,11 @@ export interface TcpOutboundStats {
   idleClosed: number;
 }
 
-/** A host connect in progress; `fail` settles it. */
-type PendingConnect = (code: string) => void;
+/** A host connect in progress for a guest's SYN; `fail` settles it. */
+interface PendingConnect {
+  readonly fail: (code: string) => void;
+  readonly guestIp: number;
+}
 
 /** The pseudo error code `close()` settles pending connects with. */
 const SHUTDOWN = 'VNETKIT_SHUTDOWN';
@@ -240,7 +244,7 @@ export class TcpOutbound implements FlowOwner {
       ...(this.keepaliveMs > 0 ? { keepAlive: true, keepAliveInitialDelay: this.keepaliveMs } : {}),
       onread: { buffer: this.readBuf, callback: (n: number, buf: Uint8Array) => (flow === undefined ? false : flow.fromHost(n, buf as Buffer)) },
     });
-    this.connecting.set(socket, fail);
+    this.connecting.set(socket, { fail, guestIp: req.srcIp });
     socket.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? 'EHOSTUNREACH'));
     socket.once('connect', () => {
       if (settled) return;
@@ -344,9 +348,19 @@ export class TcpOutbound implements FlowOwner {
 
   /** Frees every flow and cancels connects in progress (their SYNs get no answer). */
   close(): void {
-    for (const fail of [...this.connecting.values()]) fail(SHUTDOWN);
+    for (const p of [...this.connecting.values()]) p.fail(SHUTDOWN);
     this.connecting.clear();
     for (const set of [...this.byGuest.values()]) for (const f of [...set]) f.destroy('shutdown');
+  }
+
+  /**
+   * Adds each guest address's flows to `into`: proxying flows plus host connects in progress
+   * (what `maxFlows` counts). O(guests + pending connects); for stats, not the packet path.
+   */
+  flowsByGuest(into: GuestCounts = new Map()): GuestCounts {
+    for (const [ip, set] of this.byGuest) addGuestCount(into, ip, set.size);
+    for (const p of this.connecting.values()) addGuestCount(into, p.guestIp);
+    return into;
   }
 
   /** Counters and current flows. */

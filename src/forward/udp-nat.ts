@@ -27,6 +27,7 @@ import { IcmpUnreach } from '../wire/icmpv4.js';
 import type { AddressMap } from './address-map.js';
 import type { EgressPolicy } from './egress-policy.js';
 import { noFlowEvents, type FlowCloseReason, type FlowEventSink, type FlowHandle, type FlowTuple } from './flow-events.js';
+import { addGuestCount, type GuestCounts } from './guest-counts.js';
 
 /** Options of the UDP NAT. */
 export interface UdpNatOptions {
@@ -181,6 +182,13 @@ export class UdpNat {
       }
     }
     return n;
+  }
+
+  /** Adds each guest address's open flows to `into` (O(guest address and port pairs); for stats). */
+  flowsByGuest(into: GuestCounts = new Map()): GuestCounts {
+    // Keyed by guest address * 65536 + port: every destination of one key is the same guest.
+    for (const [key, byDst] of this.flows) addGuestCount(into, Math.floor(key / 65536), byDst.size);
+    return into;
   }
 
   /** Snapshot of the flow table (for stats and debugging). */

@@ -35,6 +35,8 @@ test('the control API conditions a NIC at runtime and reports it; bad specs and 
   const list = await call(sock, 'GET', '/nics');
   assert.is(list.status, 200);
   assert.equal((list.body as Array<{ id: number }>).map((n) => n.id), [nic.id]);
+  const [entry] = list.body as Array<Record<string, unknown>>;
+  assert.equal([entry!.tcpFlows, entry!.udpFlows, entry!.icmpFlows], [0, 0, 0], 'open flow counts per NIC, none yet');
 
   const set = await call(sock, 'POST', `/nics/${nic.id}/condition`, { latencyMs: 20, lossPct: 5, seed: 1 });
   assert.is(set.status, 200, JSON.stringify(set.body));

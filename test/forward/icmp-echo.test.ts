@@ -294,16 +294,19 @@ life('closeForGuest closes only that guest; close() closes all and later request
   const t = setup();
   t.ping('192.168.65.10', '198.18.0.1', 1, 1);
   t.ping('192.168.65.11', '198.18.0.1', 1, 1, 'x', G2_MAC);
+  t.ping('192.168.65.11', '198.18.0.2', 1, 1, 'x', G2_MAC);
+  assert.equal([...t.fwd.flowsByGuest()], [[ip('192.168.65.10'), 1], [ip('192.168.65.11'), 2]], 'open flows per guest address');
   assert.is(t.fwd.closeForGuest(ip('192.168.65.10')), 1);
+  assert.equal([...t.fwd.flowsByGuest()], [[ip('192.168.65.11'), 2]]);
   assert.equal(
     t.sockets.map((s) => s.closed),
-    [true, false],
+    [true, false, false],
   );
   t.fwd.close();
   assert.ok(t.sockets[1]!.closed);
   assert.is(t.sched.size, 0, 'no timer left');
   t.ping('192.168.65.10', '198.18.0.1', 1, 2);
-  assert.is(t.sockets.length, 2);
+  assert.is(t.sockets.length, 3);
   assert.is(t.counts.dropped, 1);
 });
 

@@ -147,7 +147,9 @@ connectFirst('a connect that times out is reported with ICMP when wired, else RS
   const pair = new GuestPair({ outbound: { connect: never, connectTimeoutMs: 5000, sendIcmpUnreachable: (req, why) => icmp.push(`${req.dstPort}:${why}`) } });
   pair.connect(81);
   await until(() => pair.outbound.stats().pending === 1, 'pending');
+  assert.equal([...pair.outbound.flowsByGuest()], [[GUEST, 1]], 'a connect in progress counts as a flow of its guest');
   pair.sched.advance(5000);
+  assert.equal([...pair.outbound.flowsByGuest()], [], 'and no longer once it failed');
   assert.equal(icmp, ['81:timeout']);
   assert.is(pair.outbound.stats().timedOut, 1);
   const pair2 = new GuestPair({ outbound: { connect: never, connectTimeoutMs: 5000 } });
