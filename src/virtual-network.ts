@@ -105,9 +105,10 @@ export class VirtualNetwork extends EventEmitter<VirtualNetworkEvents> {
       flowListening: () => this.listenerCount('flow-open') + this.listenerCount('flow-close') > 0,
       flowOpen: (e) => this.emit('flow-open', e),
       flowClose: (e) => this.emit('flow-close', e),
+      // Attribution only (events, stats): the last known entries, without ageing anything out.
       nicOf: (ip) => {
-        const mac = this.stack.neighbours.lookup(ip);
-        const id = mac < 0 ? -1 : this.switch.macs.lookup(mac);
+        const mac = this.stack.neighbours.lastKnown(ip);
+        const id = mac < 0 ? -1 : this.switch.macs.lastKnownPort(mac);
         return id < 0 ? undefined : id;
       },
     });

@@ -229,17 +229,26 @@ test('a QEMU NIC survives a frame over its maximum: dropped as tooBig, the next 
   await net.close();
 });
 
-/** A QEMU NIC on an in-memory stream: `send` writes a frame as the guest. */
+/** A QEMU NIC on an in-memory stream: `send` writes a frame as the guest, `frames` has what it received. */
 function qemuGuest(net: VirtualNetwork) {
   const [ours, theirs] = duplexPair();
   const nic = net.attach(ours, { framing: 'qemu' })._unsafeUnwrap();
-  theirs.on('data', () => {});
+  const frames: Buffer[] = [];
+  let acc = Buffer.alloc(0);
+  theirs.on('data', (c: Buffer) => {
+    acc = Buffer.concat([acc, c]);
+    while (acc.length >= 4 && acc.length >= 4 + acc.readUInt32BE(0)) {
+      const n = acc.readUInt32BE(0);
+      frames.push(Buffer.from(acc.subarray(4, 4 + n)));
+      acc = acc.subarray(4 + n);
+    }
+  });
   const send = (f: Buffer): void => {
     const prefix = Buffer.alloc(4);
     prefix.writeUInt32BE(f.length);
     theirs.write(Buffer.concat([prefix, f]));
   };
-  return { nic, send };
+  return { nic, send, frames };
 }
 
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -314,6 +323,39 @@ test("per-NIC open flows: tcpFlows and udpFlows count under their guest's NIC, 0
     await net.close();
     server.close();
     udp.close();
+  }
+});
+
+test('an idle guest is still found when its NIC goes: stats polls and aged caches do not let its flows outlive the NIC', async () => {
+  let hostClosed = 0;
+  const server = createServer((s) => {
+    s.on('error', () => {});
+    s.on('close', () => hostClosed++);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const { net } = make({ allow: ['127.0.0.0/8'] });
+  try {
+    const a = qemuGuest(net);
+    a.send(tcpPacket(GW_MAC, G1, '192.168.65.10', 40001, '192.168.65.254', port, 0x02, 1000));
+    const isSynAck = (f: Buffer): boolean => f[23] === 6 && (f[47]! & 0x12) === 0x12;
+    await until(() => a.frames.some(isSynAck), 'the SYN-ACK');
+    const iss = a.frames.find(isSynAck)!.readUInt32BE(38);
+    a.send(tcpPacket(GW_MAC, G1, '192.168.65.10', 40001, '192.168.65.254', port, 0x10, 1001, (iss + 1) >>> 0));
+    await until(() => net.stats().tcp.endpoint.byState.ESTABLISHED === 1, 'established');
+    // The guest is quiet for 11 minutes: past MAC ageing (5 min) and the neighbour TTL (10 min).
+    (net.runtime.scheduler as ManualScheduler).advance(660_000);
+    // A dashboard polls; the flow is still the guest's.
+    assert.is(net.nicStats()[0]!.tcpFlows, 1);
+    assert.is(net.stats().nics[0]!.tcpFlows, 1);
+    // The data path asks for the guest too (e.g. something to send it); that must not forget it either.
+    assert.is(net.neighbours.lookup(0xc0a8410a), -1, 'expired for sending');
+    a.nic.close('VM shut down');
+    await until(() => net.stats().tcp.outbound.open === 0, 'the NIC detach freed the flow');
+    await until(() => hostClosed === 1, 'the host socket closed');
+  } finally {
+    await net.close();
+    server.close();
   }
 });
 

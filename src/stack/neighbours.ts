@@ -31,15 +31,20 @@ export class Neighbours {
     this.seen.set(ip, now);
   }
 
-  /** The MAC of `ip`, or -1 when unknown or expired. */
+  /**
+   * The MAC of `ip`, or -1 when unknown or expired. An expired entry is kept (the cap bounds
+   * them) until relearnt, evicted or forgotten: it still says which NIC the guest was behind
+   * when that NIC goes away ({@link lastKnown}), however long the guest was quiet.
+   */
   lookup(ip: number, now = this.clock.now()): number {
     const m = this.mac.get(ip);
     if (m === undefined) return -1;
-    if (now - this.seen.get(ip)! > this.ttlMs) {
-      this.forget(ip);
-      return -1;
-    }
-    return m;
+    return now - this.seen.get(ip)! > this.ttlMs ? -1 : m;
+  }
+
+  /** The MAC last learnt for `ip`, expired or not, or -1: for attribution (stats, events, detach), never to send. */
+  lastKnown(ip: number): number {
+    return this.mac.get(ip) ?? -1;
   }
 
   /** Forgets `ip`. */

@@ -55,15 +55,20 @@ export class MacTable {
     return true;
   }
 
-  /** The port id for `mac`, or -1 when unknown or aged out. */
+  /**
+   * The port id for `mac`, or -1 when unknown or aged out. An aged entry is kept until the MAC is
+   * seen again, the port's cap needs room, or the port goes: {@link macsOf} and
+   * {@link lastKnownPort} still know it when its port is detached.
+   */
   lookup(mac: number, now = this.clock.now()): number {
     const e = this.byMac.get(mac);
     if (e === undefined) return -1;
-    if (now - e.seen > this.ageingMs) {
-      this.forget(mac);
-      return -1;
-    }
-    return e.portId;
+    return now - e.seen > this.ageingMs ? -1 : e.portId;
+  }
+
+  /** The port `mac` was last seen on, aged or not, or -1: for attribution, never to forward. */
+  lastKnownPort(mac: number): number {
+    return this.byMac.get(mac)?.portId ?? -1;
   }
 
   /** Forgets every MAC of a port (port removal). */
