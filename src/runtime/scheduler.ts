@@ -118,6 +118,9 @@ export abstract class Scheduler {
   }
 }
 
+/** The longest delay `setTimeout` honours. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /**
  * The scheduler on the real clock: one `setTimeout` for the earliest deadline, unref'd. The
  * timeout is replaced only when a deadline comes before it. When the earliest deadline moves
@@ -146,7 +149,9 @@ export class SystemScheduler extends Scheduler {
     this.armedAt = at;
     if (at === Infinity) return;
     // +1: setTimeout may fire a fraction of a millisecond early relative to performance.now().
-    const delay = Math.max(0, Math.ceil(at - this.clock.now()) + 1);
+    // setTimeout turns anything over 2^31 - 1 ms (24.8 days, e.g. a long DHCP lease) into 1 ms:
+    // wake at the limit instead, and runDue re-arms for what is left.
+    const delay = Math.min(MAX_TIMEOUT_MS, Math.max(0, Math.ceil(at - this.clock.now()) + 1));
     this.handle = setTimeout(this.onTimeout, delay);
     this.handle.unref();
   }
