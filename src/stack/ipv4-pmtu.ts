@@ -52,7 +52,8 @@ export class PmtuGuard {
 
   /** The MTU toward host address `hostDst` (after the address map: 127.x for the alias). */
   egressMtu(hostDst: number): number {
-    return hostDst >>> 24 === 127 ? NO_CLAMP : this.clamp;
+    // Loopback is never clamped; an unroutable destination (< 0) is refused by the policy instead.
+    return hostDst < 0 || hostDst >>> 24 === 127 ? NO_CLAMP : this.clamp;
   }
 
   /**

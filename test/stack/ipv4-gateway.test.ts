@@ -128,19 +128,28 @@ test('an incomplete datagram times out after 30 s on the network clock: ICMP tim
 
 test('with a clamp, a DF datagram to a non-loopback host is refused with fragmentation-needed before any socket opens', async () => {
   const { net, nic, send, guard } = setup(1452);
-  // The alias maps to the host's loopback, which is never clamped.
-  send(udpPacket(GW_MAC, G1, '192.168.65.10', 40000, '192.168.65.254', 9, Buffer.alloc(1472)));
-  assert.is(guard.fragNeededSent, 0, 'loopback is never clamped');
-  nic.take();
-  // 192.0.2.1 is not allowed by the egress policy, but the PMTU answer comes first and opens nothing.
-  send(udpPacket(GW_MAC, G1, '192.168.65.10', 40000, '192.0.2.1', 9, Buffer.alloc(1472)));
-  const [r] = nic.take();
-  assert.ok(r);
-  assert.is(r![35], 4);
-  assert.is(r!.readUInt16BE(40), 1452);
-  assert.is(guard.fragNeededSent, 1);
-  assert.is(net.udpNat.stats.denied, 0);
-  await net.close();
+  try {
+    // The alias maps to the host's loopback, which is never clamped.
+    send(udpPacket(GW_MAC, G1, '192.168.65.10', 40000, '192.168.65.254', 9, Buffer.alloc(1472)));
+    assert.is(guard.fragNeededSent, 0, 'loopback is never clamped');
+    nic.take();
+    // 127/8 named directly is refused by the policy, not answered with a path MTU.
+    send(udpPacket(GW_MAC, G1, '192.168.65.10', 40000, '127.0.0.1', 9, Buffer.alloc(1472)));
+    const [refused] = nic.take();
+    assert.equal([refused![34], refused![35]], [3, 13], 'admin-prohibited');
+    assert.is(guard.fragNeededSent, 0);
+    // 192.0.2.1 is not allowed by the egress policy, but the PMTU answer comes first and opens nothing.
+    send(udpPacket(GW_MAC, G1, '192.168.65.10', 40000, '192.0.2.1', 9, Buffer.alloc(1472)));
+    const [r] = nic.take();
+    assert.ok(r);
+    assert.is(r![35], 4);
+    assert.is(r!.readUInt16BE(40), 1452);
+    assert.is(guard.fragNeededSent, 1);
+    assert.is(net.udpNat.stats.denied, 1, 'only the datagram to 127.0.0.1');
+  } finally {
+    // A failed assertion must not leave the flow's socket keeping the process alive.
+    await net.close();
+  }
 });
 
 test.run();
