@@ -3,15 +3,15 @@
  * framing. Input: every chunk is decoded in one pass and each frame goes to the switch as a view.
  * Output: frames are written back to back, prefix included, into a batch buffer the port owns;
  * the batch goes out as one `write()` at the end of the event loop's turn ({@link endOfTurn}'s
- * write lane, after the TCP flush), so a burst of frames costs one syscall. Once every write out of the batch buffer has completed, the next
- * frames start again at its beginning; a full buffer still being written is swapped for one from
- * the shared {@link BufferPool} and returns there from its last write's callback. (A fresh 512 KiB
- * buffer every time one filled made garbage collection a quarter of the host→guest CPU.)
- * Backpressure: while the socket's queue is over the high-water mark,
- * `reserve` answers -1 (the producer drops and TCP retransmits, or waits for `onDrain`), so a slow
- * NIC cannot grow memory without bound.
- * A frame from the NIC longer than `maxFrame` is skipped in the stream and counted as a `tooBig`
- * drop of this port; only a length that cannot be a frame at all closes it (see `framing.ts`).
+ * write lane, after the TCP flush), so a burst of frames costs one syscall. Once every write out
+ * of the batch buffer has completed, the next frames start again at its beginning; a full buffer
+ * still being written is swapped for one from the shared {@link BufferPool} and returns there
+ * from its last write's callback. (A fresh 512 KiB buffer every time one filled made garbage
+ * collection a quarter of the host→guest CPU.) Backpressure: while the socket's queue is over the
+ * high-water mark, `reserve` answers -1 (the producer drops and TCP retransmits, or waits for
+ * `onDrain`), so a slow NIC cannot grow memory without bound. A frame from the NIC longer than
+ * `maxFrame` is skipped in the stream and counted as a `tooBig` drop of this port; only a length
+ * that cannot be a frame at all closes it (see `framing.ts`).
  * @module
  */
 import type { Duplex } from 'node:stream';
