@@ -42,7 +42,8 @@ import { TcpFlag } from '../../src/wire/tcp.js';
 import { writeUdp } from '../../src/wire/udp.js';
 import { clientFrame, decodeReply, discover, requestSelecting, type Reply } from '../services/dhcp/helpers.js';
 import { GuestConn } from '../harness/tcp/guest-pair.js';
-import { ALIAS, ATTACKER_IP, ATTACKER_MAC, GW, GW_MAC, VICTIM_MAC, ipFrame, materialize, recipe, type Context } from './attack-inputs.js';
+import { ipFrame, materialize } from './attack-frames.js';
+import { ALIAS, ATTACKER_IP, ATTACKER_MAC, GW, GW_MAC, VICTIM_MAC, recipe, type Context } from './attack-inputs.js';
 import { GuestNic } from './guest-nic.js';
 import { repairChecksums as repair } from '../wire/golden/fuzz-inputs.js';
 
