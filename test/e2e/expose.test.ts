@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -19,6 +19,7 @@ import { VirtualNetwork } from '../../src/virtual-network.js';
 import { runDhcp } from './harness/dhcp.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
 import { waitForTcpListener, waitUntil, withTimeout } from './harness/probes.js';
+import { HostClient } from '../harness/host-client.js';
 
 const skip = e2eSkipReason(['busybox', 'nc', 'socat', 'ss', 'python3']);
 const it = skip ? test.skip : test;
@@ -76,23 +77,7 @@ function httpGet(port: number, path = '/'): Promise<{ status: number; body: stri
   });
 }
 
-/** A host client that records everything. */
-class Client {
-  readonly chunks: Buffer[] = [];
-  ended = false;
-  closed = false;
-  error = '';
-  constructor(readonly s: Socket) {
-    s.on('data', (b) => this.chunks.push(b));
-    s.on('end', () => (this.ended = true));
-    s.on('error', (e: NodeJS.ErrnoException) => (this.error = e.code ?? e.message));
-    s.on('close', () => (this.closed = true));
-  }
-  get text(): string {
-    return Buffer.concat(this.chunks).toString();
-  }
-}
-const client = (port: number): Client => new Client(connect({ port, host: '127.0.0.1', allowHalfOpen: true }));
+const client = (port: number): HostClient => new HostClient(connect({ port, host: '127.0.0.1', allowHalfOpen: true }));
 
 it('busybox httpd in a DHCP guest answers through exposePort(port); 100 parallel host clients all succeed', async () => {
   const { g, fwd: f } = await setup({ dhcp: true });

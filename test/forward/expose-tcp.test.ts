@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -18,6 +18,7 @@ import { SeededRng } from '../../src/runtime/rng.js';
 import type { Connection } from '../../src/stack/tcp/connection.js';
 import { parseIpv4 } from '../../src/wire/address.js';
 import { GUEST, GuestConn, GuestPair, until } from '../harness/tcp/guest-pair.js';
+import { HostClient } from '../harness/host-client.js';
 
 const GATEWAY = parseIpv4('192.168.65.1')!;
 const SUBNET_NET = parseIpv4('192.168.65.0')!;
@@ -71,25 +72,9 @@ function guestListen(f: Fixture, port: number, onConn: (g: GuestConn) => void = 
   });
 }
 
-/** A host client with everything it saw recorded. */
-class Client {
-  readonly chunks: Buffer[] = [];
-  ended = false;
-  closed = false;
-  error = '';
-  constructor(readonly s: Socket) {
-    s.on('data', (b) => this.chunks.push(b));
-    s.on('end', () => (this.ended = true));
-    s.on('error', (e: NodeJS.ErrnoException) => (this.error = e.code ?? e.message));
-    s.on('close', () => (this.closed = true));
-  }
-  get received(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-}
 
-function client(port: number, host = '127.0.0.1'): Client {
-  return new Client(connect({ port, host, allowHalfOpen: true }));
+function client(port: number, host = '127.0.0.1'): HostClient {
+  return new HostClient(connect({ port, host, allowHalfOpen: true }));
 }
 
 async function freePortTakenBy(): Promise<{ server: Server; port: number }> {
@@ -346,12 +331,12 @@ unix('a Unix socket client reaches the guest; the file is unlinked on close; a s
     });
     const h = (await f.fwd.expose({ guest: '192.168.65.2', guestPort: 22, hostPath: path }))._unsafeUnwrap();
     assert.equal([h.protocol, h.hostPath, h.hostPort], ['unix', path, undefined]);
-    const c = new Client(connect({ path, allowHalfOpen: true }));
+    const c = new HostClient(connect({ path, allowHalfOpen: true }));
     c.s.end('ping');
     await until(() => c.ended, 'answer');
     assert.is(c.received.toString(), 'echo ping');
     // A guest reset on a Unix client closes it (no RST exists on a Unix socket).
-    const d = new Client(connect({ path, allowHalfOpen: true }));
+    const d = new HostClient(connect({ path, allowHalfOpen: true }));
     d.s.write('x');
     await until(() => f.accepted[1]?.received.length === 1, 'second');
     f.accepted[1]!.conn.abort();
@@ -370,7 +355,7 @@ unix('a Unix socket client reaches the guest; the file is unlinked on close; a s
     await execa('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', path]);
     assert.ok(existsSync(path), 'stale file present');
     const again = (await f.fwd.expose({ guest: '192.168.65.2', guestPort: 22, hostPath: path }))._unsafeUnwrap();
-    const e = new Client(connect({ path, allowHalfOpen: true }));
+    const e = new HostClient(connect({ path, allowHalfOpen: true }));
     e.s.end('again');
     await until(() => e.ended, 'answer through the replaced socket');
     assert.is(e.received.toString(), 'echo again');
