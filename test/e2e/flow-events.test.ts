@@ -7,7 +7,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,6 +15,7 @@ import type { FlowCloseEvent, FlowOpenEvent } from '../../src/forward/flow-event
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { waitUntil } from './harness/probes.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
+import { HostServers } from './harness/host-servers.js';
 
 const skip = e2eSkipReason(['socat']);
 const it = skip ? test.skip : test;
@@ -23,8 +24,7 @@ if (skip) console.log(`SKIP test/e2e/flow-events.test.ts: ${skip}`);
 const ALIAS = '192.168.65.254';
 let dir = '';
 let net: VirtualNetwork | undefined;
-const servers: Server[] = [];
-const sockets: Socket[] = [];
+const hosts = new HostServers();
 const udpSockets: UdpSocket[] = [];
 
 test.before(() => {
@@ -34,8 +34,7 @@ test.after.each(async () => {
   await closeAllGuests();
   await net?.close();
   net = undefined;
-  for (const s of sockets.splice(0)) s.destroy();
-  for (const s of servers.splice(0)) s.close();
+  hosts.closeAll();
   for (const s of udpSockets.splice(0)) s.close();
 });
 test.after(() => {
@@ -69,14 +68,7 @@ async function start(): Promise<Setup> {
 }
 
 async function tcpServer(onConn: (s: Socket) => void): Promise<number> {
-  const server = createServer({ allowHalfOpen: true }, (s) => {
-    sockets.push(s);
-    s.on('error', () => {});
-    onConn(s);
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return (server.address() as AddressInfo).port;
+  return (await hosts.listen(onConn)).port;
 }
 
 it('one TCP connection: exactly one flow-open and one flow-close, bytes equal to what each side counted', async () => {
@@ -107,8 +99,8 @@ it('one TCP connection: exactly one flow-open and one flow-close, bytes equal to
 });
 
 it('a refused port gives one flow-close alone (opened: false, refused)', async () => {
-  const port = await tcpServer(() => {});
-  servers.pop()!.close();
+  const { port, server } = await hosts.listen(() => {});
+  server.close();
   await new Promise((res) => setTimeout(res, 50));
   const { guest, opens, closes } = await start();
   const r = await guest.exec(['socat', '-T', '5', '/dev/null', `TCP:${ALIAS}:${port}`], { reject: false });

@@ -9,7 +9,6 @@
  * test/forward/long-lived.test.ts.) Needs root and socat; otherwise skipped with the reason printed.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,6 +16,7 @@ import type { FlowCloseEvent } from '../../src/forward/flow-events.js';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { waitUntil, withTimeout } from './harness/probes.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
+import { HostServers } from './harness/host-servers.js';
 
 const skip = e2eSkipReason(['socat', 'sysctl']);
 const it = skip ? test.skip : test;
@@ -28,8 +28,7 @@ const KEEPALIVE_SYSCTL = '/proc/sys/net/ipv4/tcp_keepalive_time';
 let dir = '';
 let net: VirtualNetwork | undefined;
 let ownKeepaliveTime = '';
-const servers: Server[] = [];
-const sockets: Socket[] = [];
+const hosts = new HostServers();
 
 test.before(() => {
   if (skip) return;
@@ -40,8 +39,7 @@ test.after.each(async () => {
   await closeAllGuests();
   await net?.close();
   net = undefined;
-  for (const s of sockets.splice(0)) s.destroy();
-  for (const s of servers.splice(0)) s.close();
+  hosts.closeAll();
   // The guest's sysctls are its own namespace's: this process's value never changed.
   if (!skip) assert.is(readFileSync(KEEPALIVE_SYSCTL, 'utf8'), ownKeepaliveTime);
 });
@@ -69,18 +67,14 @@ async function exchange(opts: { idleTimeoutMs?: number; keepalive: boolean }): P
   n.on('flow-close', (e) => closes.push(e));
   let hostGot = '';
   let hostError = '';
-  const server = createServer({ allowHalfOpen: true }, (s) => {
-    sockets.push(s);
-    s.on('data', (b) => {
+  const { port } = await hosts.listen((s) => {
+    s.on('data', (b: Buffer) => {
       hostGot += b.toString();
       s.write(b);
     });
     s.on('end', () => s.end());
     s.on('error', (e: NodeJS.ErrnoException) => (hostError = e.code ?? 'error'));
   });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
   const sock = join(dir, `qemu-${process.hrtime.bigint()}.sock`);
   (await n.listenQemu(sock))._unsafeUnwrap();
   const g: Guest = await createGuest({ socketPath: sock, framing: 'qemu' });

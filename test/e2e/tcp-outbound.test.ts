@@ -6,12 +6,13 @@
  */
 import { createHash, randomFillSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
+import { HostServers } from './harness/host-servers.js';
 
 const skip = e2eSkipReason(['curl', 'socat']);
 const it = skip ? test.skip : test;
@@ -23,8 +24,7 @@ let dir = '';
 let bigFile = '';
 let bigSha = '';
 let net: VirtualNetwork | undefined;
-const servers: Server[] = [];
-const sockets: Socket[] = [];
+const hosts = new HostServers();
 
 test.before(() => {
   if (skip) return;
@@ -39,22 +39,14 @@ test.after.each(async () => {
   await closeAllGuests();
   await net?.close();
   net = undefined;
-  for (const s of sockets.splice(0)) s.destroy();
-  for (const s of servers.splice(0)) s.close();
+  hosts.closeAll();
 });
 test.after(() => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
 async function hostServer(onConn: (s: Socket) => void): Promise<number> {
-  const server = createServer({ allowHalfOpen: true }, (s) => {
-    sockets.push(s);
-    s.on('error', () => {});
-    onConn(s);
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return (server.address() as AddressInfo).port;
+  return (await hosts.listen(onConn)).port;
 }
 
 async function guestOnNetwork(mtu = 1500, ips = ['192.168.65.10/24']): Promise<Guest[]> {
@@ -148,8 +140,8 @@ it('half-close: the guest shuts its write side and still reads the answer', asyn
 });
 
 it('a refused host port is refused in the guest at once (RST), not timed out', async () => {
-  const port = await hostServer(() => {});
-  servers.pop()!.close();
+  const { port, server } = await hosts.listen(() => {});
+  server.close();
   const [g] = await guestOnNetwork();
   // The kernel reports ECONNREFUSED only on RST; a dropped SYN would end in a timeout instead.
   const r = await g!.exec(['socat', '-T', '20', '-', `TCP:${ALIAS}:${port},connect-timeout=20`], { reject: false, timeoutMs: 30_000, input: '' });
