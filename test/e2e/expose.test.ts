@@ -6,7 +6,7 @@
  * trip, unexpose with a live connection, a taken host port, a closed guest port, an address no
  * guest has. Needs root on Linux; skipped otherwise.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
@@ -20,6 +20,7 @@ import { runDhcp } from './harness/dhcp.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
 import { waitForTcpListener, waitUntil, withTimeout } from './harness/probes.js';
 import { HostClient } from '../harness/host-client.js';
+import { sha } from '../harness/bytes.js';
 
 const skip = e2eSkipReason(['busybox', 'nc', 'socat', 'ss', 'python3']);
 const it = skip ? test.skip : test;
@@ -41,7 +42,6 @@ test.after.each(async () => {
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** A network with one namespace guest, and the network's own port forwarder (`net.exposePort`). */
 async function setup(opts: { dhcp?: boolean } = {}): Promise<{ g: Guest; ip: string; fwd: PortForwarder }> {

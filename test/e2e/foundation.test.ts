@@ -4,7 +4,7 @@
  * a 10 MiB TCP stream arrives intact; the capture opens in tcpdump; `vnetkit serve` starts, says
  * ready and exits cleanly on SIGTERM. Needs root on Linux; skipped with the reason otherwise.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { closeAllGuests, createGuest, e2eSkipReason, type Guest } from './harness/netns.js';
 import { waitForTcpListener, waitUntil, withTimeout } from './harness/probes.js';
+import { sha } from '../harness/bytes.js';
 
 const skip = e2eSkipReason(['busybox', 'nc', 'tcpdump']);
 const it = skip ? test.skip : test;
@@ -31,7 +32,6 @@ test.after.each(async () => {
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 async function ping(from: Guest, to: string, size = 56): Promise<void> {
   const r = await from.exec(['busybox', 'ping', '-c', '3', '-i', '0.2', '-w', '20', '-s', String(size), to], { timeoutMs: 30_000 });

@@ -20,6 +20,7 @@ import * as assert from 'uvu/assert';
 import { exposeVsockAsUnix, forwardVsockToUnix, type ForwardHandle } from '../../adapters/hvsock/forward.js';
 import { listenHybrid } from '../../adapters/hvsock/hybrid-vsock.js';
 import { HybridVsockProvider } from '../../adapters/hvsock/unix-providers.js';
+import { sha } from '../harness/bytes.js';
 
 const SIZE = 10 * 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'vnkt-e2e-'));
@@ -27,7 +28,6 @@ const uds = join(dir, 'vm.sock');
 const cleanups: Array<() => unknown> = [];
 const provider = new HybridVsockProvider();
 
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** Reads a stream to its end, hashing as it goes. */
 function hashToEnd(s: Duplex): Promise<{ sha: string; bytes: number }> {

@@ -9,7 +9,6 @@
  * The reassembler, the fragmenter and the PMTU guard are wired here from the network's public
  * fields, the way docs-site/guides/mtu-and-fragments.md asks the facade to wire them.
  */
-import { createHash } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import * as assert from 'uvu/assert';
 import { VirtualNetwork } from '../../src/virtual-network.js';
 import { Drop } from '../../src/wire/drop.js';
 import { closeAllGuests, createGuest, e2eSkipReason } from './harness/netns.js';
+import { sha } from '../harness/bytes.js';
 
 const skip = e2eSkipReason();
 const it = skip ? test.skip : test;
@@ -71,7 +71,6 @@ s.connect(Number(port), host, async () => {
   s.close();
 });`;
 
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 it('UDP of 1472 B to 65,507 B crosses guest (MTU 1500) ⇄ 127.0.0.1 intact both ways, fragmented and reassembled', async () => {
   server = createSocket('udp4');

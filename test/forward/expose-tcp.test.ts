@@ -6,7 +6,6 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,18 +18,12 @@ import type { Connection } from '../../src/stack/tcp/connection.js';
 import { parseIpv4 } from '../../src/wire/address.js';
 import { GUEST, GuestConn, GuestPair, until } from '../harness/tcp/guest-pair.js';
 import { HostClient } from '../harness/host-client.js';
+import { seededBytes, sha } from '../harness/bytes.js';
 
 const GATEWAY = parseIpv4('192.168.65.1')!;
 const SUBNET_NET = parseIpv4('192.168.65.0')!;
 const isGuest = (ip: number): boolean => ip >>> 8 === SUBNET_NET >>> 8 && ip !== GATEWAY && (ip & 255) !== 0 && (ip & 255) !== 255;
 
-const data = (n: number, seed: number): Buffer => {
-  const r = new SeededRng(seed);
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i += 4) b.writeUInt32LE(r.u32(), i);
-  return b;
-};
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 interface Fixture {
   pair: GuestPair;
@@ -88,8 +81,8 @@ const flow = suite('flow');
 
 flow('a host client reaches the guest port; 3 MiB cross each way intact; both FINs close it', async () => {
   const f = fixture();
-  const down = data(3 << 20, 1);
-  const up = data(3 << 20, 2);
+  const down = seededBytes(3 << 20, 1);
+  const up = seededBytes(3 << 20, 2);
   guestListen(f, 8022, (g) => g.sendAll(down));
   const h = (await f.fwd.expose({ guest: '192.168.65.2', guestPort: 8022, hostPort: 0 }))._unsafeUnwrap();
   assert.equal([h.protocol, h.hostIp, h.guestIp, h.guestPort], ['tcp', '127.0.0.1', '192.168.65.2', 8022]);
@@ -379,7 +372,7 @@ const pressure = suite('backpressure and socket options');
 
 pressure('a host client that stops reading closes the guest\'s send path; everything arrives once it reads', async () => {
   const f = fixture();
-  const down = data(24 << 20, 5);
+  const down = seededBytes(24 << 20, 5);
   guestListen(f, 9000, (g) => g.sendAll(down, true));
   const h = (await f.fwd.expose({ guest: '192.168.65.2', guestPort: 9000, hostPort: 0 }))._unsafeUnwrap();
   const s = connect({ port: h.hostPort!, host: '127.0.0.1' });

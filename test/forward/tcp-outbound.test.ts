@@ -4,19 +4,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createHash } from 'node:crypto';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { sharedBufferPool } from '../../src/runtime/buffer-pool.js';
-import { SeededRng } from '../../src/runtime/rng.js';
 import { GUEST, GuestPair, HOST_ALIAS, until } from '../harness/tcp/guest-pair.js';
+import { seededBytes, sha } from '../harness/bytes.js';
 
-const data = (n: number, seed: number): Buffer => {
-  const r = new SeededRng(seed);
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i += 4) b.writeUInt32LE(r.u32(), i);
-  return b;
-};
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 const allSockets = new Map<Server, Socket[]>();
 
@@ -66,8 +58,8 @@ connectFirst('the guest gets SYN-ACK only after the host socket connected', asyn
 });
 
 connectFirst('bytes cross both ways intact (4 MiB each way through an echo-free exchange)', async () => {
-  const up = data(4 << 20, 1);
-  const down = data(4 << 20, 2);
+  const up = seededBytes(4 << 20, 1);
+  const down = seededBytes(4 << 20, 2);
   const got: Buffer[] = [];
   const { server, port } = await listen((s) => {
     s.on('data', (b) => got.push(b));
@@ -89,7 +81,7 @@ connectFirst('bytes cross both ways intact (4 MiB each way through an echo-free 
 });
 
 connectFirst('guest→host batches come back from their write callbacks and serve the next turns', async () => {
-  const up = data(2 << 20, 3);
+  const up = seededBytes(2 << 20, 3);
   const got: Buffer[] = [];
   const { server, port } = await listen((s) => {
     s.on('data', (b) => got.push(b));
@@ -214,7 +206,7 @@ resets('a host reset mid-transfer resets the guest', async () => {
   const pair = new GuestPair();
   const g = pair.connect(port);
   await until(() => g.established, 'established');
-  g.sendAll(data(2 << 20, 3));
+  g.sendAll(seededBytes(2 << 20, 3));
   await until(() => g.closed !== undefined, 'guest closed');
   assert.is(g.closed, 'reset');
   assert.is(pair.outbound.stats().hostResets, 1);
@@ -251,7 +243,7 @@ backpressure('a host that stops reading closes the guest\'s window; memory stays
   const pair = new GuestPair({ gatewayConfig: { receiveBuffer: RCV } });
   const g = pair.connect(port);
   await until(() => g.established && hostSock !== undefined, 'established');
-  const up = data(32 << 20, 4);
+  const up = seededBytes(32 << 20, 4);
   g.sendAll(up, true);
   const gw = pair.gatewaySide(g)!;
   const windowClosed = (): boolean => gw.rcvAdvEdge === gw.rcvNxt;

@@ -26,7 +26,6 @@
  * (host I/O timing is not seeded, so a failure may need a few runs of its seed to show again).
  * @module
  */
-import { createHash } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import dnsPacket from 'dns-packet';
@@ -46,6 +45,7 @@ import { ipFrame, materialize } from './attack-frames.js';
 import { ALIAS, ATTACKER_IP, ATTACKER_MAC, GW, GW_MAC, VICTIM_MAC, recipe, type Context } from './attack-inputs.js';
 import { GuestNic } from './guest-nic.js';
 import { repairChecksums as repair } from '../wire/golden/fuzz-inputs.js';
+import { sha } from '../harness/bytes.js';
 
 const SEED = Number(process.env.VNETKIT_FUZZ_SEED ?? 0x5eed);
 const RUNS = Number(process.env.VNETKIT_FUZZ_RUNS ?? 8000);
@@ -59,7 +59,6 @@ const UPSTREAM_ANSWER = '10.9.8.7';
 const EXPECTED_ERRORS = new Set(['dhcp-nak', 'address-declined', 'pool-exhausted']);
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** Deterministic bytes (a seeded xorshift), so a failure shows the same data again. */
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
