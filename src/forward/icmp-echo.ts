@@ -36,71 +36,16 @@ import { silentLogger, type Logger } from '../logger.js';
 import { PingSocket } from '../native/ping-socket.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { Timer } from '../runtime/scheduler.js';
-import type { IcmpLayer } from '../stack/icmp.js';
-import type { Ipv4Emitter } from '../stack/ipv4-fragmenter.js';
 import { formatIpv4, parseIpv4 } from '../wire/address.js';
 import { u16be } from '../wire/bytes.js';
-import { Drop, type DropCode } from '../wire/drop.js';
+import { Drop } from '../wire/drop.js';
 import type { FrameInfo } from '../wire/frame-info.js';
-import { ICMP_HLEN, icmpEchoId, IcmpType, IcmpUnreach, writeIcmp } from '../wire/icmpv4.js';
-import { IpProto } from '../wire/ipv4.js';
+import { ICMP_HLEN, icmpEchoId, IcmpType, IcmpUnreach } from '../wire/icmpv4.js';
 import type { AddressMap } from './address-map.js';
 import type { EgressPolicy } from './egress-policy.js';
 import { noFlowEvents, type FlowCloseReason, type FlowEventSink, type FlowHandle, type FlowTuple } from './flow-events.js';
 import { addGuestCount, type GuestCounts } from './guest-counts.js';
-
-/** The host socket a flow sends through; {@link PingSocket} is one. */
-export interface EchoSocket {
-  /** The identifier the kernel stamps on this socket's requests (0 until the first send). */
-  readonly identifier: number;
-  /** Sends an echo request (ICMP header and data, no IP header) to the IP literal `dst`. */
-  send(dst: string, icmp: Uint8Array, off: number, len: number): Result<void, VnetError & { code?: string }>;
-  /** Starts delivering replies: source IP literal and the message (a fresh copy). */
-  onReply(handler: (src: string, message: Buffer) => void): void;
-  /** Receive errors. */
-  onError(handler: (e: VnetError & { code?: string }) => void): void;
-  /** Lets the process exit while the socket is open. */
-  unref?(): void;
-  close(): void;
-}
-
-/** Opens one {@link EchoSocket} (tests inject fakes; default `PingSocket.open(4)`). */
-export type EchoSocketOpener = () => Result<EchoSocket, VnetError>;
-
-/** How the forwarder writes ICMP toward guests. */
-export interface IcmpEchoSender {
-  /** An echo reply from `src` to guest `dst` carrying `id`, `seq` and `data[off, off+len)`. */
-  echoReply(src: number, dst: number, id: number, seq: number, data: Uint8Array, off: number, len: number, dstMac: number): DropCode;
-  /** A destination unreachable from `from` quoting the packet at `quote[qOff]` (IP header + 8 bytes). */
-  unreachable(from: number, quote: Uint8Array, qOff: number, qLen: number, code: number, dstMac: number): DropCode;
-  /** Counts an echo request dropped unanswered (the gateway's `echoDropped`). */
-  dropped(): void;
-}
-
-/**
- * The network's {@link IcmpEchoSender}: replies through `out` (the fragmenter, so a large echo is
- * cut to the guest's MTU), errors and the drop count through the gateway's ICMP layer.
- */
-export function icmpEchoSender(out: Ipv4Emitter, icmp: IcmpLayer): IcmpEchoSender {
-  return {
-    echoReply(src, dst, id, seq, data, off, len, dstMac) {
-      const total = ICMP_HLEN + len;
-      const o = out.begin(src, dst, IpProto.ICMP, total, dstMac);
-      if (o === undefined) return out.lastDrop;
-      const l4 = out.l4;
-      o.set(data.subarray(off, off + len), l4 + ICMP_HLEN);
-      writeIcmp(o, l4, total, IcmpType.EchoReply, 0, ((id << 16) | seq) >>> 0);
-      out.commit();
-      return out.lastDrop;
-    },
-    unreachable(from, quote, qOff, qLen, code, dstMac) {
-      return icmp.sendUnreachable(from, quote, qOff, qLen, code, 0, dstMac);
-    },
-    dropped() {
-      icmp.stats.echoDropped++;
-    },
-  };
-}
+import type { EchoSocket, EchoSocketOpener, IcmpEchoSender } from './icmp-echo-io.js';
 
 /** Options of an {@link IcmpEchoForwarder}. */
 export interface IcmpEchoForwarderOptions {
