@@ -14,18 +14,20 @@ import {
   DhcpInfo,
   DhcpMessageType,
   dhcpOp,
-  dhcpOpt,
   DhcpOption,
   DhcpOptionCursor,
-  dhcpReprLength,
   dhcpRequests,
   dhcpXid,
-  emitDhcp,
   formatDhcpMessageType,
   parseDhcp,
+} from '../../src/wire/dhcp.js';
+import {
+  dhcpOpt,
+  dhcpReprLength,
+  emitDhcp,
   parseDhcpRepr,
   type DhcpRepr,
-} from '../../src/wire/dhcp.js';
+} from '../../src/wire/dhcp-repr.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const cat = (...parts: Uint8Array[]): Uint8Array => Uint8Array.from(Buffer.concat(parts));

@@ -24,13 +24,15 @@ import {
   BootpOp,
   DHCP_CLIENT_PORT,
   DHCP_SERVER_PORT,
-  dhcpOpt,
   DhcpMessageType,
   DhcpOption,
+} from '../../wire/dhcp.js';
+import {
+  dhcpOpt,
   dhcpReprLength,
   type DhcpOptionData,
   type DhcpRepr,
-} from '../../wire/dhcp.js';
+} from '../../wire/dhcp-repr.js';
 
 /** What the server hands out besides the address. Encoded once, at construction. */
 export interface ReplyConfig {

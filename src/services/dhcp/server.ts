@@ -34,13 +34,11 @@ import {
   DhcpInfo,
   DhcpMessageType,
   dhcpOp,
-  dhcpReprLength,
   dhcpXid,
-  emitDhcp,
   HTYPE_ETHERNET,
   parseDhcp,
-  type DhcpRepr,
 } from '../../wire/dhcp.js';
+import { dhcpReprLength, emitDhcp, type DhcpRepr } from '../../wire/dhcp-repr.js';
 import { Drop, type DropCode } from '../../wire/drop.js';
 import type { FrameInfo } from '../../wire/frame-info.js';
 import { ANY_ADDRESS } from '../../stack/udp.js';

@@ -18,17 +18,15 @@ import { PortCounters, deliverByCopy, type SwitchPort } from '../../../src/switc
 import { Switch } from '../../../src/switch/switch.js';
 import { BROADCAST_MAC, parseCidr, parseIpv4 } from '../../../src/wire/address.js';
 import { u16be, u32be, u48be } from '../../../src/wire/bytes.js';
+import { BOOTP_BROADCAST_FLAG, BootpOp, DhcpOption } from '../../../src/wire/dhcp.js';
 import {
-  BOOTP_BROADCAST_FLAG,
-  BootpOp,
   dhcpOpt,
-  DhcpOption,
   dhcpReprLength,
   emitDhcp,
   parseDhcpRepr,
   type DhcpOptionData,
   type DhcpRepr,
-} from '../../../src/wire/dhcp.js';
+} from '../../../src/wire/dhcp-repr.js';
 import type { DropCode } from '../../../src/wire/drop.js';
 import { ETH_HLEN, EtherType, writeEthernet } from '../../../src/wire/ethernet.js';
 import { IPV4_HLEN, IpProto, writeIpv4 } from '../../../src/wire/ipv4.js';
