@@ -81,6 +81,7 @@ export interface FlowTuple {
   guestPort: number;
   remoteIp: number;
   remotePort: number;
+  /** The host-side address; negative (unroutable) reports as `remoteIp`. */
   hostIp: number;
   hostPort: number;
 }
@@ -150,7 +151,8 @@ export class FlowEventHub implements FlowEventSink {
       protocol: t.protocol,
       guest: { ip: formatIpv4(t.guestIp), port: t.guestPort },
       remote: { ip: formatIpv4(t.remoteIp), port: t.remotePort },
-      host: { ip: formatIpv4(t.hostIp), port: t.hostPort },
+      // An unroutable destination (address-map.ts) was never mapped: the host side is what the guest named.
+      host: { ip: formatIpv4(t.hostIp < 0 ? t.remoteIp : t.hostIp), port: t.hostPort },
       ...(nic !== undefined ? { nic } : {}),
     };
   }

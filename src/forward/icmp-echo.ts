@@ -319,7 +319,7 @@ export class IcmpEchoForwarder {
     this.stats.denied++;
     if (this.flowEvents.enabled) {
       const id = icmpEchoId(info.buf, info.l4);
-      this.flowEvents.reject({ protocol: 'icmp', guestIp: info.srcIp, guestPort: id, remoteIp: info.dstIp, remotePort: 0, hostIp: hostDst < 0 ? info.dstIp : hostDst, hostPort: 0 }, 'denied');
+      this.flowEvents.reject({ protocol: 'icmp', guestIp: info.srcIp, guestPort: id, remoteIp: info.dstIp, remotePort: 0, hostIp: hostDst, hostPort: 0 }, 'denied');
     }
     if (this.o.deniedReply === 'silent') return this.o.sender.dropped();
     const d = this.o.sender.unreachable(info.dstIp, info.buf, info.l3, info.l4 + ICMP_HLEN - info.l3, IcmpUnreach.AdminProhibited, info.srcMac);

@@ -371,6 +371,5 @@ export class TcpOutbound implements FlowOwner {
 
 /** The flow's addresses for an event (built only when someone listens). */
 function tupleOf(req: SynRequest, host: number): FlowTuple {
-  // An unroutable destination was never mapped: report it as the guest named it.
-  return { protocol: 'tcp', guestIp: req.srcIp, guestPort: req.srcPort, remoteIp: req.dstIp, remotePort: req.dstPort, hostIp: host < 0 ? req.dstIp : host, hostPort: req.dstPort };
+  return { protocol: 'tcp', guestIp: req.srcIp, guestPort: req.srcPort, remoteIp: req.dstIp, remotePort: req.dstPort, hostIp: host, hostPort: req.dstPort };
 }

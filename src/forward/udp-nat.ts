@@ -293,5 +293,5 @@ export class UdpNat {
 
 /** A flow's addresses for an event (built only when someone listens). */
 function tupleOf(guestIp: number, guestPort: number, dstIp: number, dstPort: number, hostIp: number): FlowTuple {
-  return { protocol: 'udp', guestIp, guestPort, remoteIp: dstIp, remotePort: dstPort, hostIp: hostIp < 0 ? dstIp : hostIp, hostPort: dstPort };
+  return { protocol: 'udp', guestIp, guestPort, remoteIp: dstIp, remotePort: dstPort, hostIp, hostPort: dstPort };
 }

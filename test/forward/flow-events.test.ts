@@ -233,5 +233,19 @@ udp('a denied datagram gives one close alone; NIC loss and shutdown close the re
   await closeUdp(t.echo);
 });
 
+udp('a flow refused for an unroutable destination (127.0.0.1 named by the guest) reports that address as its host side', async () => {
+  const sched = new ManualScheduler();
+  const net = VirtualNetwork.create({ allow: ['127.0.0.0/8'], runtime: { clock: sched.clock, scheduler: sched, rng: new SeededRng(1) } })._unsafeUnwrap();
+  const closes: FlowCloseEvent[] = [];
+  net.on('flow-close', (e) => closes.push(e));
+  const nic = new CapturePort('g1');
+  net.switch.attach(nic);
+  const f = udpPacket('f6:16:36:bc:f9:c6', '02:00:00:00:00:10', '192.168.65.10', 5000, '127.0.0.1', 9, Buffer.from('x'));
+  net.switch.input(nic, f, 0, f.length);
+  assert.is(closes.length, 1);
+  assert.equal([closes[0]!.closeReason, closes[0]!.remote.ip, closes[0]!.host.ip], ['denied', '127.0.0.1', '127.0.0.1']);
+  await net.close();
+});
+
 tcp.run();
 udp.run();
