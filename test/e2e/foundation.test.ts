@@ -114,6 +114,28 @@ it('a guest sending garbage loses only its own NIC; the other guest keeps workin
   await ping(a, '192.168.65.41');
 });
 
+it('a guest whose MTU is over the network\'s loses only its oversized frames: counted as tooBig, its NIC stays, normal traffic goes on', async () => {
+  net = VirtualNetwork.create({ allow: ['127.0.0.0/8'] })._unsafeUnwrap(); // MTU 1500: frames up to 1514 bytes
+  const detached: string[] = [];
+  net.on('nic-detached', (e) => detached.push(e.reason));
+  const q = join(dir, 'q-mtu.sock');
+  (await net.listenQemu(q))._unsafeUnwrap();
+  const a = await createGuest({ socketPath: q, framing: 'qemu', mac: '02:00:00:00:0d:01' });
+  const b = await createGuest({ socketPath: q, framing: 'qemu', mac: '02:00:00:00:0d:02' });
+  await a.setAddress('192.168.65.50/24');
+  await b.setAddress('192.168.65.51/24');
+  await ping(a, '192.168.65.51');
+  // The guest's kernel believes in 1600: a 1550-byte ping makes 1592-byte frames, over 1514.
+  await a.exec(['ip', 'link', 'set', a.tap, 'mtu', '1600']);
+  const big = await a.exec(['busybox', 'ping', '-c', '2', '-W', '1', '-s', '1550', '192.168.65.51'], { reject: false, timeoutMs: 20_000 });
+  assert.match(big.stdout, /0 packets received/, big.stdout);
+  const nicA = net.nicStats().find((n) => n.mac === '02:00:00:00:0d:01');
+  assert.ok(nicA, 'guest A is still attached');
+  assert.ok((nicA!.drops['tooBig'] ?? 0) >= 2, JSON.stringify(nicA!.drops));
+  assert.equal(detached, []);
+  await ping(a, '192.168.65.51');
+});
+
 it('vnetkit serve prints ready, serves, and exits 0 on SIGTERM with its sockets unlinked', async () => {
   const q = join(dir, 'serve-q.sock');
   const e = join(dir, 'serve-e.sock');
